@@ -1,0 +1,177 @@
+// dreadlocks/basic_path_lock.hpp
+//
+// The guard that composes the three policies.
+
+#ifndef DREADLOCKS_BASIC_PATH_LOCK_HPP_
+#define DREADLOCKS_BASIC_PATH_LOCK_HPP_
+
+#include <filesystem>
+#include <type_traits>
+#include <utility>
+
+#include "dreadlocks/detail/path_argument.hpp"
+#include "dreadlocks/errors.hpp"
+#include "dreadlocks/lock_options.hpp"
+#include "dreadlocks/lock_request.hpp"
+#include "dreadlocks/process_policies.hpp"
+#include "dreadlocks/reentrancy_policies.hpp"
+#include "dreadlocks/thread_policies.hpp"
+
+namespace dreadlocks {
+
+// basic_path_lock
+//
+// An RAII guard that locks a path at the thread level (ThreadPolicy), then
+// at the process level (ProcessPolicy), in the constructor, and releases in
+// reverse order in the destructor or unlock(). ReentrancyPolicy decides what
+// a thread asking again for a key it holds gets. Move-only.
+//
+//   dreadlocks::path_lock lock("/var/lock/app.lock");   // exclusive, waits
+//   dreadlocks::path_lock reader("/var/lock/app.lock",
+//                                {.shared = true, .blocking = false});
+//
+// Caveats of the OS lock, stated once:
+// - Locks are advisory: they exclude only processes that lock the same file
+//   through dreadlocks (or compatible fcntl locks); nothing stops a process
+//   from reading or writing the file without locking.
+// - Classic fcntl locks belong to the process: closing ANY descriptor of the
+//   lock file releases them. dreadlocks never does so itself; closing
+//   native_handle(), or another descriptor you opened to the file, is your
+//   error. OFD locks (the Linux default) belong to the descriptor instead.
+// - Two spellings of one file that differ only lexically are one key.
+//   Spellings through a symlink or a hard link share the descriptor and the
+//   OS lock, but are different thread-level keys; lock one canonical
+//   spelling (docs/keys.md).
+// - The kernel releases a dead process's locks; the lock file is never
+//   deleted.
+template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
+class basic_path_lock {
+  static_assert(is_thread_policy_v<ThreadPolicy>,
+                "dreadlocks: ThreadPolicy must provide a default-constructible, "
+                "nothrow-movable `hold` type, `static hold acquire(const "
+                "lock_request&)` and `static void release(hold&) noexcept` "
+                "(see dreadlocks/thread_policies.hpp)");
+  static_assert(is_process_policy_v<ProcessPolicy>,
+                "dreadlocks: ProcessPolicy must provide `hold`, "
+                "`native_handle_type`, `static hold acquire(const "
+                "lock_request&)`, `static void release(hold&) noexcept` and "
+                "`static native_handle_type native_handle(const hold&) "
+                "noexcept` (see dreadlocks/process_policies.hpp)");
+  static_assert(is_reentrancy_policy_v<ReentrancyPolicy>,
+                "dreadlocks: ReentrancyPolicy must provide `static bool "
+                "allows_reentry(const lock_options&) noexcept` (see "
+                "dreadlocks/reentrancy_policies.hpp)");
+
+ public:
+  using thread_policy = ThreadPolicy;
+  using process_policy = ProcessPolicy;
+  using reentrancy_policy = ReentrancyPolicy;
+  using native_handle_type = typename ProcessPolicy::native_handle_type;
+
+  // basic_path_lock()
+  //
+  // Locks `path` with `options`, waiting if `options.blocking`. `path` is a
+  // std::filesystem::path, boost::filesystem::path, std::string,
+  // std::string_view or C string; it is normalized (lock_key) first.
+  //
+  // Throws acquiring_thread_level_lock_would_block_error or
+  // acquiring_process_level_lock_would_block_error (not blocking, held in a
+  // conflicting mode), recursive_deadlock_error (a repeat the
+  // ReentrancyPolicy refuses, or a deadlocking upgrade), std::system_error
+  // for a bad path or an OS failure (naming the path and the reason). Holds
+  // nothing when it throws.
+  template <class Path,
+            class = std::enable_if_t<detail::is_path_argument_v<Path>>>
+  explicit basic_path_lock(const Path& path, lock_options options = {})
+      : key_(detail::to_filesystem_path(path),
+             "basic_path_lock::basic_path_lock"),
+        options_(options) {
+    const lock_request request{key_,
+                               options.shared,
+                               options.blocking,
+                               ReentrancyPolicy::allows_reentry(options),
+                               lock_request::no_deadline,
+                               "basic_path_lock::basic_path_lock"};
+    thread_hold_ = ThreadPolicy::acquire(request);
+    try {
+      process_hold_ = ProcessPolicy::acquire(request);
+    } catch (...) {
+      ThreadPolicy::release(thread_hold_);
+      throw;
+    }
+    owns_ = true;
+  }
+
+  basic_path_lock(const basic_path_lock&) = delete;
+  basic_path_lock& operator=(const basic_path_lock&) = delete;
+
+  // Takes over `other`'s lock; `other` then owns nothing.
+  basic_path_lock(basic_path_lock&& other) noexcept
+      : key_(std::move(other.key_)),
+        options_(other.options_),
+        thread_hold_(std::move(other.thread_hold_)),
+        process_hold_(std::move(other.process_hold_)),
+        owns_(std::exchange(other.owns_, false)) {}
+
+  // Releases this guard's lock, then takes over `other`'s.
+  basic_path_lock& operator=(basic_path_lock&& other) noexcept {
+    if (this != &other) {
+      unlock();
+      key_ = std::move(other.key_);
+      options_ = other.options_;
+      thread_hold_ = std::move(other.thread_hold_);
+      process_hold_ = std::move(other.process_hold_);
+      owns_ = std::exchange(other.owns_, false);
+    }
+    return *this;
+  }
+
+  ~basic_path_lock() { unlock(); }
+
+  // unlock()
+  //
+  // Releases the process level, then the thread level. Does nothing if the
+  // guard owns nothing (already unlocked, or moved from). Never throws.
+  void unlock() noexcept {
+    if (!owns_) return;
+    owns_ = false;
+    ProcessPolicy::release(process_hold_);
+    ThreadPolicy::release(thread_hold_);
+  }
+
+  // owns_lock()
+  //
+  // Returns true until unlock() or a move away.
+  bool owns_lock() const noexcept { return owns_; }
+  explicit operator bool() const noexcept { return owns_; }
+
+  // native_handle()
+  //
+  // Returns the lock file's descriptor, valid while owns_lock(). Reading
+  // and writing through it (pread, pwrite, ftruncate) is fine; closing it
+  // is the caller's error (see the class comment).
+  native_handle_type native_handle() const noexcept {
+    return ProcessPolicy::native_handle(process_hold_);
+  }
+
+  // path()
+  //
+  // Returns the normalized absolute key path.
+  const std::filesystem::path& path() const noexcept { return key_.path(); }
+
+  // options()
+  //
+  // Returns the options the lock was taken with.
+  const lock_options& options() const noexcept { return options_; }
+
+ private:
+  lock_key key_;
+  lock_options options_;
+  typename ThreadPolicy::hold thread_hold_{};
+  typename ProcessPolicy::hold process_hold_{};
+  bool owns_ = false;
+};
+
+}  // namespace dreadlocks
+
+#endif  // DREADLOCKS_BASIC_PATH_LOCK_HPP_

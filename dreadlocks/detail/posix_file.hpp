@@ -1,0 +1,135 @@
+// dreadlocks/detail/posix_file.hpp
+//
+// The POSIX calls behind the file-backed process policies, each a small
+// function that retries EINTR and reports "would block" apart from real
+// failure. Nothing here throws; the public layer turns errors into
+// std::system_error.
+
+#ifndef DREADLOCKS_DETAIL_POSIX_FILE_HPP_
+#define DREADLOCKS_DETAIL_POSIX_FILE_HPP_
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <functional>
+
+namespace dreadlocks::detail {
+
+using native_file = int;
+inline constexpr native_file invalid_file = -1;
+
+// The OS lock a process holds on a file, ordered by strength.
+enum class os_mode { none, shared, exclusive };
+
+// Which fcntl lock family a file is locked with.
+enum class lock_kind {
+  ofd,      // open-file-description locks: owned by the descriptor's
+            // description (Linux >= 3.15)
+  classic,  // POSIX record locks: owned by the process
+};
+
+// What a lock call came to. `error` is the errno for `failed`.
+enum class lock_status { acquired, would_block, deadlock, unsupported, failed };
+struct lock_result {
+  lock_status status;
+  int error;
+};
+
+// Identifies a file independently of how its path is spelled.
+struct file_id {
+  dev_t device;
+  ino_t inode;
+  bool operator==(const file_id& other) const noexcept {
+    return device == other.device && inode == other.inode;
+  }
+};
+struct file_id_hash {
+  std::size_t operator()(const file_id& id) const noexcept {
+    return std::hash<ino_t>()(id.inode) * 31u ^ std::hash<dev_t>()(id.device);
+  }
+};
+
+// Opens (creating if missing, never truncating) the lock file at `path`.
+// Returns the descriptor, or invalid_file with `error` set.
+inline native_file open_lock_file(const char* path, int& error) noexcept {
+  for (;;) {
+    const int fd = ::open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
+    if (fd >= 0) return fd;
+    if (errno != EINTR) {
+      error = errno;
+      return invalid_file;
+    }
+  }
+}
+
+// Identifies the file `path` names, following symlinks. Returns false with
+// `error` set if it cannot be stat'ed (ENOENT for a file not created yet).
+inline bool identify_path(const char* path, file_id& id, int& error) noexcept {
+  struct ::stat info;
+  if (::stat(path, &info) != 0) {
+    error = errno;
+    return false;
+  }
+  id = file_id{info.st_dev, info.st_ino};
+  return true;
+}
+
+// Identifies the open file `file`. Returns false with `error` set on
+// failure.
+inline bool identify_file(native_file file, file_id& id, int& error) noexcept {
+  struct ::stat info;
+  if (::fstat(file, &info) != 0) {
+    error = errno;
+    return false;
+  }
+  id = file_id{info.st_dev, info.st_ino};
+  return true;
+}
+
+// Closes a descriptor. POSIX leaves its state unspecified after EINTR and
+// Linux always closes it, so it is not retried.
+inline void close_file(native_file file) noexcept { ::close(file); }
+
+// Sets the whole-file lock of `file` to `mode` (none unlocks). With `wait`,
+// blocks until granted, retrying EINTR; without, returns would_block at
+// once. Changing a held lock's mode replaces it; an upgrade that must wait
+// keeps the shared lock while it waits.
+inline lock_result set_file_lock(native_file file, lock_kind kind,
+                                 os_mode mode, bool wait) noexcept {
+  struct ::flock request {};
+  request.l_type = mode == os_mode::none     ? F_UNLCK
+                   : mode == os_mode::shared ? F_RDLCK
+                                             : F_WRLCK;
+  request.l_whence = SEEK_SET;
+  request.l_start = 0;
+  request.l_len = 0;  // to the end of the file, however it grows
+  int command = wait ? F_SETLKW : F_SETLK;
+#if defined(F_OFD_SETLK)
+  if (kind == lock_kind::ofd) command = wait ? F_OFD_SETLKW : F_OFD_SETLK;
+#else
+  if (kind == lock_kind::ofd) return {lock_status::unsupported, EINVAL};
+#endif
+  for (;;) {
+    if (::fcntl(file, command, &request) == 0) {
+      return {lock_status::acquired, 0};
+    }
+    const int error = errno;
+    if (error == EINTR) continue;
+    if (error == EAGAIN || error == EACCES) {
+      return {lock_status::would_block, error};
+    }
+    if (error == EDEADLK) return {lock_status::deadlock, error};
+    if (error == EINVAL && kind == lock_kind::ofd) {
+      return {lock_status::unsupported, error};
+    }
+    return {lock_status::failed, error};
+  }
+}
+
+}  // namespace dreadlocks::detail
+
+#endif  // DREADLOCKS_DETAIL_POSIX_FILE_HPP_

@@ -1,0 +1,321 @@
+// dreadlocks/detail/process_registry.hpp
+//
+// The per-process registry behind every file-backed process policy: one
+// descriptor per lock file, identified by (device, inode), opened when the
+// first lock on the file is taken and closed when the last is released, and
+// per file the holds per thread and mode and the OS lock they add up to.
+//
+// Two rules keep it from deadlocking or releasing by accident:
+// - No internal mutex is held while a thread waits for another process. A
+//   thread that must wait for the OS marks the file "in transition", waits
+//   in the kernel without the mutex, and other threads that need the OS
+//   lock to change wait (in-process) for the transition to end.
+// - A release never waits: dropping or downgrading the OS lock never
+//   blocks, so it is done at once under the mutex, even while a transition
+//   is in flight; the transition then re-checks what it was granted.
+// And it never opens a second descriptor to a file it holds (the POSIX
+// "close releases every lock of the process" trap): a path spelling seen
+// before maps to its file directly, a new one is stat'ed before it is
+// opened.
+
+#ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
+#define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "dreadlocks/detail/owners.hpp"
+#include "dreadlocks/detail/posix_file.hpp"
+#include "dreadlocks/detail/wait.hpp"
+#include "dreadlocks/errors.hpp"
+#include "dreadlocks/lock_request.hpp"
+
+namespace dreadlocks::detail {
+
+class process_registry {
+ public:
+  struct file_state {
+    file_id id;
+    native_file file;
+    lock_kind kind;
+    os_mode os = os_mode::none;  // what the kernel holds for this process
+    std::size_t shared_holds = 0;
+    std::size_t exclusive_holds = 0;
+    owner_table owners;
+    std::size_t users = 0;  // holds and requests in flight; closed at 0
+    bool in_transition = false;        // a thread waits in the kernel
+    bool changed_in_transition = false;  // a release touched the OS lock
+    std::size_t waiters = 0;
+    std::condition_variable changed;
+    std::vector<std::filesystem::path::string_type> spellings;
+    std::vector<native_file> raced;  // see locate(); closed with `file`
+  };
+
+  // instance()
+  //
+  // Returns the process's registry, shared by every process policy. It is
+  // never destroyed, so that guards released from static destructors still
+  // find it.
+  static process_registry& instance() {
+    static process_registry* const registry = new process_registry;
+    return *registry;
+  }
+
+  // acquire()
+  //
+  // Grants `request` at the process level to the calling thread, locking
+  // the file with `kind` if this process does not hold it yet. Returns the
+  // file's state, to be passed back to release(). Throws std::system_error
+  // for a file that cannot be opened or locked, recursive_deadlock_error,
+  // or acquiring_process_level_lock_would_block_error, and then leaves no
+  // hold, descriptor or entry behind.
+  file_state& acquire(const lock_request& request, lock_kind kind,
+                      bool stat_before_open) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    file_state& file = locate(request, kind, stat_before_open);
+    const std::thread::id self = std::this_thread::get_id();
+    if (!request.reentry_allowed && file.owners.find(self) != nullptr) {
+      abandon(file);
+      throw recursive_deadlock_error(
+          request.operation, request.key.path(), lock_level::process,
+          request.shared,
+          "asked again by the thread that holds it, without reentrancy");
+    }
+    const os_mode wanted = request.shared ? os_mode::shared : os_mode::exclusive;
+    while (file.os < wanted) {
+      if (file.in_transition) {
+        // Another thread waits for another process; so would we.
+        if (!request.may_wait()) fail_would_block(file, request);
+        ++file.waiters;
+        const bool ended = wait_on(file.changed, lock, request.deadline,
+                                   [&] { return !file.in_transition; });
+        --file.waiters;
+        if (!ended) fail_would_block(file, request);
+        continue;
+      }
+      if (!request.may_wait() || request.timed()) {
+        // A non-blocking call never waits, so the mutex may stay held.
+        const lock_result result =
+            set_file_lock(file.file, file.kind, wanted, false);
+        if (result.status == lock_status::acquired) {
+          file.os = wanted;
+        } else if (result.status == lock_status::would_block &&
+                   request.timed() &&
+                   lock_request::clock::now() < request.deadline) {
+          pause_before_retry(lock);
+        } else {
+          settle(file, request, result);
+        }
+        continue;
+      }
+      file.in_transition = true;
+      file.changed_in_transition = false;
+      lock.unlock();
+      lock_result result = set_file_lock(file.file, file.kind, wanted, true);
+      lock.lock();
+      file.in_transition = false;
+      if (file.waiters != 0) file.changed.notify_all();
+      if (result.status == lock_status::acquired &&
+          file.changed_in_transition) {
+        // A release dropped the OS lock while we waited, perhaps after our
+        // grant: ask again without waiting; retry from the top if lost.
+        result = set_file_lock(file.file, file.kind, wanted, false);
+        if (result.status == lock_status::would_block) continue;
+      }
+      if (result.status == lock_status::acquired) {
+        file.os = wanted;
+      } else {
+        settle(file, request, result);
+      }
+    }
+    file.owners.add(self, request.shared);
+    ++(request.shared ? file.shared_holds : file.exclusive_holds);
+    return file;
+  }
+
+  // release()
+  //
+  // Gives back one hold of the given mode taken by thread `holder`; drops
+  // or downgrades the OS lock when no hold needs it any more, and closes the
+  // descriptor with the last hold. Never waits for another process; never
+  // throws.
+  void release(file_state& file, std::thread::id holder, bool shared) noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    file.owners.remove(holder, shared);
+    --(shared ? file.shared_holds : file.exclusive_holds);
+    const os_mode needed = file.exclusive_holds != 0 ? os_mode::exclusive
+                           : file.shared_holds != 0  ? os_mode::shared
+                                                     : os_mode::none;
+    if (needed < file.os) {
+      // Unlocking or downgrading a lock we hold never blocks.
+      set_file_lock(file.file, file.kind, needed, false);
+      file.os = needed;
+      if (file.in_transition) file.changed_in_transition = true;
+    }
+    abandon(file);
+  }
+
+  // open_files()
+  //
+  // Returns the number of lock files this process holds open; 0 when no
+  // process-level lock is held or asked for.
+  std::size_t open_files() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return files_.size();
+  }
+
+ private:
+  process_registry() = default;
+
+  // Finds or opens the file a request names and counts the request as one
+  // of its users.
+  file_state& locate(const lock_request& request, lock_kind kind,
+                     bool stat_before_open) {
+    const auto& spelling = request.key.native();
+    if (auto known = spellings_.find(spelling); known != spellings_.end()) {
+      ++known->second->users;
+      return *known->second;
+    }
+    const char* path = request.key.path().c_str();
+    file_id id{};
+    int error = 0;
+    if (stat_before_open && identify_path(path, id, error)) {
+      if (auto held = files_.find(id); held != files_.end()) {
+        return adopt_spelling(*held->second, spelling);
+      }
+    }
+    const native_file opened = open_lock_file(path, error);
+    if (opened == invalid_file) {
+      throw std::system_error(error, std::generic_category(),
+                              std::string(request.operation) +
+                                  ": cannot open lock file \"" + path + "\"");
+    }
+    if (!identify_file(opened, id, error)) {
+      close_file(opened);
+      throw std::system_error(error, std::generic_category(),
+                              std::string(request.operation) +
+                                  ": cannot stat lock file \"" + path + "\"");
+    }
+    if (auto held = files_.find(id); held != files_.end()) {
+      // The path was renamed onto a file we hold after we looked, or this
+      // spelling was not stat'ed first. Closing `opened` would release a
+      // classic lock of the process; an OFD lock belongs to the other
+      // description and survives.
+      file_state& file = *held->second;
+      if (file.kind == lock_kind::ofd) {
+        close_file(opened);
+      } else {
+        file.raced.push_back(opened);
+      }
+      return adopt_spelling(file, spelling);
+    }
+    auto file = std::make_unique<file_state>();
+    file->id = id;
+    file->file = opened;
+    file->kind = ofd_refused_.load(std::memory_order_relaxed)
+                     ? lock_kind::classic
+                     : kind;
+    file_state& state = *file;
+    try {
+      files_.emplace(id, std::move(file));
+    } catch (...) {
+      close_file(opened);
+      throw;
+    }
+    return adopt_spelling(state, spelling);
+  }
+
+  file_state& adopt_spelling(file_state& file,
+                             const std::filesystem::path::string_type& spelling) {
+    ++file.users;
+    try {
+      file.spellings.push_back(spelling);
+      spellings_.emplace(spelling, &file);
+    } catch (...) {
+      abandon(file);
+      throw;
+    }
+    return file;
+  }
+
+  // Ends a request that could not be granted as it stood: falls back from
+  // OFD locks the kernel refuses, or throws after abandoning the file.
+  void settle(file_state& file, const lock_request& request,
+              const lock_result& result) {
+    switch (result.status) {
+      case lock_status::acquired:
+        return;
+      case lock_status::unsupported:
+        ofd_refused_.store(true, std::memory_order_relaxed);
+        file.kind = lock_kind::classic;
+        return;
+      case lock_status::would_block:
+        fail_would_block(file, request);
+      case lock_status::deadlock:
+        abandon(file);
+        throw recursive_deadlock_error(
+            request.operation, request.key.path(), lock_level::process,
+            request.shared,
+            "would deadlock with another process (reported by the kernel)");
+      case lock_status::failed:
+        break;
+    }
+    abandon(file);
+    throw std::system_error(result.error, std::generic_category(),
+                            std::string(request.operation) +
+                                ": cannot lock \"" +
+                                request.key.path().string() + "\"");
+  }
+
+  [[noreturn]] void fail_would_block(file_state& file,
+                                     const lock_request& request) {
+    abandon(file);
+    throw acquiring_process_level_lock_would_block_error(
+        request.operation, request.key.path(), request.shared,
+        refusal_reason(request));
+  }
+
+  // A timed request polls: the kernel offers no timed wait on a lock. The
+  // pause grows so that a long wait costs little CPU.
+  static void pause_before_retry(std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    lock.lock();
+  }
+
+  // Drops one user of the file; the last one closes the descriptor and
+  // forgets the file and its spellings.
+  void abandon(file_state& file) noexcept {
+    if (--file.users != 0) {
+      if (file.waiters != 0) file.changed.notify_all();
+      return;
+    }
+    if (file.os != os_mode::none) {
+      set_file_lock(file.file, file.kind, os_mode::none, false);
+    }
+    close_file(file.file);
+    for (native_file raced : file.raced) close_file(raced);
+    for (const auto& spelling : file.spellings) spellings_.erase(spelling);
+    files_.erase(file.id);
+  }
+
+  mutable std::mutex mutex_;
+  std::unordered_map<file_id, std::unique_ptr<file_state>, file_id_hash>
+      files_;
+  std::unordered_map<std::filesystem::path::string_type, file_state*>
+      spellings_;
+  std::atomic<bool> ofd_refused_{false};
+};
+
+}  // namespace dreadlocks::detail
+
+#endif  // DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_

@@ -1,0 +1,174 @@
+// dreadlocks/detail/thread_registry.hpp
+//
+// The in-process keyed shared/exclusive lock behind shareable_thread_lock:
+// one entry per key that is held or asked for, with per-thread ownership
+// counts so that reentrancy, mode changes when nesting and upgrade deadlocks
+// can be told apart. Entries are reference-counted and erased when their
+// last user leaves, so memory follows the keys in use, not the keys ever
+// used.
+
+#ifndef DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
+#define DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
+
+#include <condition_variable>
+#include <cstddef>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "dreadlocks/errors.hpp"
+#include "dreadlocks/lock_request.hpp"
+#include "dreadlocks/detail/owners.hpp"
+#include "dreadlocks/detail/wait.hpp"
+
+namespace dreadlocks::detail {
+
+class thread_registry {
+ public:
+  struct key_state {
+    std::size_t users = 0;    // holds and requests in flight; erased at 0
+    std::thread::id writer;   // the thread holding exclusive, or none
+    owner_table owners;
+    bool upgrade_pending = false;  // a shared owner waits to be the only one
+    std::size_t waiters = 0;
+    std::condition_variable changed;
+  };
+
+  using map_type =
+      std::unordered_map<std::filesystem::path::string_type, key_state>;
+  using entry = map_type::value_type;
+
+  // instance()
+  //
+  // Returns the process's registry. It is never destroyed, so that guards
+  // released from static destructors still find it.
+  static thread_registry& instance() {
+    static thread_registry* const registry = new thread_registry;
+    return *registry;
+  }
+
+  // acquire()
+  //
+  // Grants `request` to the calling thread, waiting if it must and may.
+  // Returns the key's entry, to be passed back to release(). Throws
+  // recursive_deadlock_error or acquiring_thread_level_lock_would_block_error
+  // and then leaves no trace.
+  entry& acquire(const lock_request& request) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    entry& node = *keys_.try_emplace(request.key.native()).first;
+    key_state& state = node.second;
+    ++state.users;
+    const std::thread::id self = std::this_thread::get_id();
+
+    if (owner* mine = state.owners.find(self)) {
+      if (!request.reentry_allowed) {
+        abandon(node);
+        throw recursive_deadlock_error(
+            request.operation, request.key.path(), lock_level::thread,
+            request.shared,
+            "asked again by the thread that holds it, without reentrancy");
+      }
+      if (!request.shared && mine->exclusive == 0) {
+        upgrade(node, request, lock);
+        state.writer = self;
+      }
+      state.owners.add(self, request.shared);
+      return node;
+    }
+
+    const bool granted =
+        request.shared
+            ? wait(lock, state, request,
+                   [&] { return state.writer == std::thread::id(); })
+            : wait(lock, state, request, [&] { return state.owners.empty(); });
+    if (!granted) fail_would_block(node, request);
+    state.owners.add(self, request.shared);
+    if (!request.shared) state.writer = self;
+    return node;
+  }
+
+  // release()
+  //
+  // Gives back one hold of `mode` taken by thread `holder` through acquire().
+  // Never blocks on anything but the registry mutex; never throws.
+  void release(entry& node, std::thread::id holder, bool shared) noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    key_state& state = node.second;
+    if (state.owners.remove(holder, shared) == 0 && !shared) {
+      state.writer = std::thread::id();
+    }
+    abandon(node);
+  }
+
+  // size()
+  //
+  // Returns the number of keys held or asked for; 0 when nothing is in use.
+  std::size_t size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return keys_.size();
+  }
+
+ private:
+  thread_registry() = default;
+
+  // Waits on the key until `ready()`, as far as the request allows.
+  template <class Ready>
+  static bool wait(std::unique_lock<std::mutex>& lock, key_state& state,
+                   const lock_request& request, Ready ready) {
+    if (ready()) return true;
+    if (!request.may_wait()) return false;
+    ++state.waiters;
+    const bool ok = wait_on(state.changed, lock, request.deadline, ready);
+    --state.waiters;
+    return ok;
+  }
+
+  // Turns the calling thread's shared hold into shared + exclusive once it
+  // is the only owner. Only one such upgrade may wait per key: a second
+  // would wait for the first, which waits for it.
+  void upgrade(entry& node, const lock_request& request,
+               std::unique_lock<std::mutex>& lock) {
+    key_state& state = node.second;
+    if (state.owners.threads() == 1) return;
+    if (!request.may_wait()) fail_would_block(node, request);
+    if (state.upgrade_pending) {
+      abandon(node);
+      throw recursive_deadlock_error(
+          request.operation, request.key.path(), lock_level::thread, false,
+          "asked as an upgrade from shared while another thread holding it "
+          "shared already waits to upgrade");
+    }
+    state.upgrade_pending = true;
+    const bool granted =
+        wait(lock, state, request, [&] { return state.owners.threads() == 1; });
+    state.upgrade_pending = false;
+    if (!granted) fail_would_block(node, request);
+  }
+
+  [[noreturn]] void fail_would_block(entry& node,
+                                     const lock_request& request) {
+    abandon(node);
+    throw acquiring_thread_level_lock_would_block_error(
+        request.operation, request.key.path(), request.shared,
+        refusal_reason(request));
+  }
+
+  // Drops one user of the key; the last one erases it. Notifies waiters,
+  // whose condition may have changed with the caller's hold or request.
+  void abandon(entry& node) noexcept {
+    key_state& state = node.second;
+    if (--state.users == 0) {
+      keys_.erase(keys_.find(node.first));
+    } else if (state.waiters != 0) {
+      state.changed.notify_all();
+    }
+  }
+
+  mutable std::mutex mutex_;
+  map_type keys_;
+};
+
+}  // namespace dreadlocks::detail
+
+#endif  // DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_

@@ -1,0 +1,48 @@
+// dreadlocks/platform.hpp
+//
+// The one place the aliases are chosen for the platform.
+
+#ifndef DREADLOCKS_PLATFORM_HPP_
+#define DREADLOCKS_PLATFORM_HPP_
+
+#include "dreadlocks/basic_path_lock.hpp"
+#include "dreadlocks/process_policies.hpp"
+#include "dreadlocks/reentrancy_policies.hpp"
+#include "dreadlocks/thread_policies.hpp"
+
+namespace dreadlocks {
+
+// default_process_lock
+//
+// The OS lock the aliases use: OFD locks where the headers offer them
+// (Linux), classic fcntl locks on other POSIX systems.
+#if defined(F_OFD_SETLK)
+using default_process_lock = ofd_process_lock;
+#else
+using default_process_lock = fcntl_process_lock;
+#endif
+
+// path_lock
+//
+// Locks a path at both levels: threads of this process, then processes.
+using path_lock = basic_path_lock<shareable_thread_lock, default_process_lock,
+                                  reentrant_if_requested>;
+
+// process_level_path_lock
+//
+// Locks a path at the process level only; the threads of one process share
+// it.
+using process_level_path_lock =
+    basic_path_lock<no_thread_lock, default_process_lock,
+                    reentrant_if_requested>;
+
+// thread_level_path_lock
+//
+// Locks a key at the thread level only; never touches the file system.
+using thread_level_path_lock =
+    basic_path_lock<shareable_thread_lock, no_process_lock,
+                    reentrant_if_requested>;
+
+}  // namespace dreadlocks
+
+#endif  // DREADLOCKS_PLATFORM_HPP_
