@@ -21,6 +21,8 @@
 #ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 
+#include <pthread.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -58,6 +60,7 @@ class process_registry {
     std::condition_variable changed;
     std::vector<std::filesystem::path::string_type> spellings;
     std::vector<native_file> raced;  // see locate(); closed with `file`
+    bool orphaned = false;  // inherited through fork(); see after_fork()
   };
 
   // instance()
@@ -152,6 +155,10 @@ class process_registry {
     std::lock_guard<std::mutex> lock(mutex_);
     file.owners.remove(holder, shared);
     --(shared ? file.shared_holds : file.exclusive_holds);
+    if (file.orphaned) {
+      forget_orphan(file);
+      return;
+    }
     const os_mode needed = file.exclusive_holds != 0 ? os_mode::exclusive
                            : file.shared_holds != 0  ? os_mode::shared
                                                      : os_mode::none;
@@ -174,7 +181,45 @@ class process_registry {
   }
 
  private:
-  process_registry() = default;
+  // A forked child is a new process and holds no locks: classic locks are
+  // not inherited, and an inherited OFD descriptor would make the child
+  // share the parent's lock. So the child closes its copies of the
+  // descriptors (which leaves the parent's locks alone) and starts empty;
+  // its copies of guards release into orphaned states without touching the
+  // OS. The mutex is held across fork() so that the child never
+  // inherits it locked by a thread that does not exist there.
+  process_registry() {
+    ::pthread_atfork([] { instance().mutex_.lock(); },
+                     [] { instance().mutex_.unlock(); },
+                     [] {
+                       instance().after_fork();
+                       instance().mutex_.unlock();
+                     });
+  }
+
+  void after_fork() noexcept {
+    for (auto& [id, file] : files_) {
+      close_file(file->file);
+      for (native_file raced : file->raced) close_file(raced);
+      file->file = invalid_file;
+      file->raced.clear();
+      file->orphaned = true;
+      orphans_.push_back(std::move(file));
+    }
+    files_.clear();
+    spellings_.clear();
+  }
+
+  void forget_orphan(file_state& file) noexcept {
+    if (--file.users != 0) return;
+    for (auto& orphan : orphans_) {
+      if (orphan.get() == &file) {
+        orphan = std::move(orphans_.back());
+        orphans_.pop_back();
+        return;
+      }
+    }
+  }
 
   // Finds or opens the file a request names and counts the request as one
   // of its users.
@@ -313,6 +358,7 @@ class process_registry {
       files_;
   std::unordered_map<std::filesystem::path::string_type, file_state*>
       spellings_;
+  std::vector<std::unique_ptr<file_state>> orphans_;
   std::atomic<bool> ofd_refused_{false};
 };
 

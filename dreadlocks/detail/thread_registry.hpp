@@ -10,17 +10,20 @@
 #ifndef DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
-#include "dreadlocks/errors.hpp"
-#include "dreadlocks/lock_request.hpp"
 #include "dreadlocks/detail/owners.hpp"
 #include "dreadlocks/detail/wait.hpp"
+#include "dreadlocks/errors.hpp"
+#include "dreadlocks/lock_request.hpp"
 
 namespace dreadlocks::detail {
 
@@ -33,6 +36,7 @@ class thread_registry {
     bool upgrade_pending = false;  // a shared owner waits to be the only one
     std::size_t waiters = 0;
     std::condition_variable changed;
+    bool orphaned = false;  // inherited through fork(); see after_fork()
   };
 
   using map_type =
@@ -98,6 +102,10 @@ class thread_registry {
     if (state.owners.remove(holder, shared) == 0 && !shared) {
       state.writer = std::thread::id();
     }
+    if (state.orphaned) {
+      forget_orphan(state);
+      return;
+    }
     abandon(node);
   }
 
@@ -110,7 +118,39 @@ class thread_registry {
   }
 
  private:
-  thread_registry() = default;
+  // A forked child is a new process and holds no locks, not even those of
+  // the thread that forked: the child's copies of guards are orphans whose
+  // release touches nothing. Their entries leave the map (node handles keep
+  // their addresses) so that the child locks its keys afresh. The mutex is
+  // held across fork() so that the child never inherits it locked by a
+  // thread that does not exist there.
+  thread_registry() {
+    ::pthread_atfork([] { instance().mutex_.lock(); },
+                     [] { instance().mutex_.unlock(); },
+                     [] {
+                       instance().after_fork();
+                       instance().mutex_.unlock();
+                     });
+  }
+
+  void after_fork() noexcept {
+    while (!keys_.empty()) {
+      map_type::node_type orphan = keys_.extract(keys_.begin());
+      orphan.mapped().orphaned = true;
+      orphans_.push_back(std::move(orphan));
+    }
+  }
+
+  void forget_orphan(key_state& state) noexcept {
+    if (--state.users != 0) return;
+    for (auto& orphan : orphans_) {
+      if (&orphan.mapped() == &state) {
+        orphan = std::move(orphans_.back());
+        orphans_.pop_back();
+        return;
+      }
+    }
+  }
 
   // Waits on the key until `ready()`, as far as the request allows.
   template <class Ready>
@@ -167,6 +207,7 @@ class thread_registry {
 
   mutable std::mutex mutex_;
   map_type keys_;
+  std::vector<map_type::node_type> orphans_;
 };
 
 }  // namespace dreadlocks::detail
