@@ -70,13 +70,14 @@ class basic_path_lock {
 
   // basic_path_lock()
   //
-  // Locks `path` with `options`, waiting if `options.blocking`. `path` is a
+  // Locks `path` with `options`, waiting if `options.blocking` (at most
+  // `options.timeout` for both levels together, if set). `path` is a
   // std::filesystem::path, boost::filesystem::path, std::string,
   // std::string_view or C string; it is normalized (lock_key) first.
   //
   // Throws acquiring_thread_level_lock_would_block_error or
-  // acquiring_process_level_lock_would_block_error (not blocking, held in a
-  // conflicting mode), recursive_deadlock_error (a repeat the
+  // acquiring_process_level_lock_would_block_error (held in a conflicting
+  // mode, and not blocking or the timeout expired), recursive_deadlock_error (a repeat the
   // ReentrancyPolicy refuses, or a deadlocking upgrade), std::system_error
   // for a bad path or an OS failure (naming the path and the reason). Holds
   // nothing when it throws.
@@ -86,12 +87,8 @@ class basic_path_lock {
       : key_(detail::to_filesystem_path(path),
              "basic_path_lock::basic_path_lock"),
         options_(options) {
-    const lock_request request{key_,
-                               options.shared,
-                               options.blocking,
-                               ReentrancyPolicy::allows_reentry(options),
-                               lock_request::no_deadline,
-                               "basic_path_lock::basic_path_lock"};
+    const auto request = lock_request::make<ReentrancyPolicy>(
+        key_, options, "basic_path_lock::basic_path_lock");
     thread_hold_ = ThreadPolicy::acquire(request);
     try {
       process_hold_ = ProcessPolicy::acquire(request);

@@ -6,6 +6,9 @@
 #ifndef DREADLOCKS_LOCK_OPTIONS_HPP_
 #define DREADLOCKS_LOCK_OPTIONS_HPP_
 
+#include <chrono>
+#include <optional>
+
 namespace dreadlocks {
 
 // lock_options
@@ -22,6 +25,12 @@ struct lock_options {
   // a repeated request actually gets is decided by the ReentrancyPolicy; the
   // one used by the aliases reads this flag.
   bool reentrant = false;
+  // Bounds the wait for the whole acquisition (thread level and process
+  // level together). Unset: `blocking` decides. Zero or negative: exactly
+  // `blocking = false`. On expiry the would-block error of the level that
+  // was waiting is thrown, saying how long it waited. Ignored when
+  // `blocking` is false.
+  std::optional<std::chrono::nanoseconds> timeout = std::nullopt;
 };
 
 }  // namespace dreadlocks

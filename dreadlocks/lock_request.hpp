@@ -70,8 +70,9 @@ class lock_key {
 //
 // One acquisition as a policy sees it. `reentry_allowed` is the
 // ReentrancyPolicy's verdict for these options; `deadline` is
-// `no_deadline` unless the request is timed; `operation` names the public
-// call (e.g. "basic_path_lock::basic_path_lock") for error messages.
+// `no_deadline` unless the request is timed, and `timeout` then the
+// duration it was computed from (for messages); `operation` names the
+// public call (e.g. "basic_path_lock::basic_path_lock") for error messages.
 struct lock_request {
   using clock = std::chrono::steady_clock;
   static constexpr clock::time_point no_deadline = clock::time_point::max();
@@ -81,7 +82,34 @@ struct lock_request {
   bool blocking;
   bool reentry_allowed;
   clock::time_point deadline;
+  clock::duration timeout;
   const char* operation;
+
+  // make()
+  //
+  // Builds the request for `options`, starting the timeout's clock now: a
+  // zero or negative timeout asks not to wait at all.
+  template <class ReentrancyPolicy, class Options>
+  static lock_request make(const lock_key& key, const Options& options,
+                           const char* operation) {
+    lock_request request{key,
+                         options.shared,
+                         options.blocking,
+                         ReentrancyPolicy::allows_reentry(options),
+                         no_deadline,
+                         clock::duration::zero(),
+                         operation};
+    if (options.blocking && options.timeout) {
+      if (*options.timeout <= clock::duration::zero()) {
+        request.blocking = false;
+      } else {
+        request.timeout =
+            std::chrono::duration_cast<clock::duration>(*options.timeout);
+        request.deadline = clock::now() + request.timeout;
+      }
+    }
+    return request;
+  }
 
   // may_wait()
   //

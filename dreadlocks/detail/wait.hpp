@@ -5,6 +5,7 @@
 #ifndef DREADLOCKS_DETAIL_WAIT_HPP_
 #define DREADLOCKS_DETAIL_WAIT_HPP_
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -25,10 +26,20 @@ bool wait_on(std::condition_variable& changed,
   return changed.wait_until(lock, deadline, ready);
 }
 
-// Says why `request` was not granted, for a would-block error.
+// Says why `request` was not granted, for a would-block error: "would
+// block", or "timed out after waiting 250 ms" (1.5 ms, ...).
 inline std::string refusal_reason(const lock_request& request) {
-  return request.blocking ? "was not granted before its deadline"
-                          : "would block";
+  if (!request.timed()) return "would block";
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(request.timeout)
+          .count();
+  std::string text = "timed out after waiting " + std::to_string(micros / 1000);
+  if (const auto fraction = micros % 1000; fraction != 0) {
+    std::string digits = std::to_string(1000 + fraction).substr(1);
+    digits.erase(digits.find_last_not_of('0') + 1);
+    text += "." + digits;
+  }
+  return text + " ms";
 }
 
 }  // namespace dreadlocks::detail
