@@ -84,11 +84,22 @@ class basic_path_lock {
   template <class Path,
             class = std::enable_if_t<detail::is_path_argument_v<Path>>>
   explicit basic_path_lock(const Path& path, lock_options options = {})
-      : key_(detail::to_filesystem_path(path),
-             "basic_path_lock::basic_path_lock"),
-        options_(options) {
-    const auto request = lock_request::make<ReentrancyPolicy>(
-        key_, options, "basic_path_lock::basic_path_lock");
+      : basic_path_lock(
+            lock_key(detail::to_filesystem_path(path), kConstructor), options,
+            lock_request::clock::now(), kConstructor) {}
+
+  // basic_path_lock()
+  //
+  // Locks an already normalized key, with the timeout's clock started at
+  // `start` and errors naming `operation`. For the other guards and the
+  // mutex types of this library, which share one deadline over several
+  // acquisitions or name their own operation.
+  basic_path_lock(lock_key key, const lock_options& options,
+                  lock_request::clock::time_point start,
+                  const char* operation)
+      : key_(std::move(key)), options_(options) {
+    const auto request =
+        lock_request::make<ReentrancyPolicy>(key_, options, operation, start);
     thread_hold_ = ThreadPolicy::acquire(request);
     try {
       process_hold_ = ProcessPolicy::acquire(request);
@@ -162,6 +173,8 @@ class basic_path_lock {
   const lock_options& options() const noexcept { return options_; }
 
  private:
+  static constexpr const char* kConstructor = "basic_path_lock::basic_path_lock";
+
   lock_key key_;
   lock_options options_;
   typename ThreadPolicy::hold thread_hold_{};

@@ -5,7 +5,9 @@
 #ifndef DREADLOCKS_DREADLOCKS_HPP_
 #define DREADLOCKS_DREADLOCKS_HPP_
 
+#include "dreadlocks/basic_multi_path_lock.hpp"
 #include "dreadlocks/basic_path_lock.hpp"
+#include "dreadlocks/basic_path_mutex.hpp"
 #include "dreadlocks/errors.hpp"
 #include "dreadlocks/lock_level.hpp"
 #include "dreadlocks/lock_options.hpp"

@@ -87,11 +87,13 @@ struct lock_request {
 
   // make()
   //
-  // Builds the request for `options`, starting the timeout's clock now: a
-  // zero or negative timeout asks not to wait at all.
+  // Builds the request for `options`, the timeout's clock started at
+  // `start` (so that several requests can share one deadline): a zero or
+  // negative timeout asks not to wait at all.
   template <class ReentrancyPolicy, class Options>
   static lock_request make(const lock_key& key, const Options& options,
-                           const char* operation) {
+                           const char* operation,
+                           clock::time_point start = clock::now()) {
     lock_request request{key,
                          options.shared,
                          options.blocking,
@@ -105,7 +107,7 @@ struct lock_request {
       } else {
         request.timeout =
             std::chrono::duration_cast<clock::duration>(*options.timeout);
-        request.deadline = clock::now() + request.timeout;
+        request.deadline = start + request.timeout;
       }
     }
     return request;

@@ -6,6 +6,8 @@
 #define DREADLOCKS_PLATFORM_HPP_
 
 #include "dreadlocks/basic_path_lock.hpp"
+#include "dreadlocks/basic_path_mutex.hpp"
+#include "dreadlocks/basic_multi_path_lock.hpp"
 #include "dreadlocks/process_policies.hpp"
 #include "dreadlocks/reentrancy_policies.hpp"
 #include "dreadlocks/thread_policies.hpp"
@@ -42,6 +44,32 @@ using process_level_path_lock =
 using thread_level_path_lock =
     basic_path_lock<shareable_thread_lock, no_process_lock,
                     reentrant_if_requested>;
+
+// path_mutex, process_level_path_mutex, thread_level_path_mutex
+//
+// The same three compositions as standard SharedTimedMutex types.
+using path_mutex = basic_path_mutex<shareable_thread_lock, default_process_lock,
+                                    reentrant_if_requested>;
+using process_level_path_mutex =
+    basic_path_mutex<no_thread_lock, default_process_lock,
+                     reentrant_if_requested>;
+using thread_level_path_mutex =
+    basic_path_mutex<shareable_thread_lock, no_process_lock,
+                     reentrant_if_requested>;
+
+// multi_path_lock, process_level_multi_path_lock,
+// thread_level_multi_path_lock
+//
+// The same three compositions, locking several paths in one call.
+using multi_path_lock =
+    basic_multi_path_lock<shareable_thread_lock, default_process_lock,
+                          reentrant_if_requested>;
+using process_level_multi_path_lock =
+    basic_multi_path_lock<no_thread_lock, default_process_lock,
+                          reentrant_if_requested>;
+using thread_level_multi_path_lock =
+    basic_multi_path_lock<shareable_thread_lock, no_process_lock,
+                          reentrant_if_requested>;
 
 }  // namespace dreadlocks
 

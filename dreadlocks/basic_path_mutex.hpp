@@ -1,0 +1,227 @@
+// dreadlocks/basic_path_mutex.hpp
+//
+// A mutex over a path, for the standard locking tools.
+
+#ifndef DREADLOCKS_BASIC_PATH_MUTEX_HPP_
+#define DREADLOCKS_BASIC_PATH_MUTEX_HPP_
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "dreadlocks/basic_path_lock.hpp"
+#include "dreadlocks/detail/path_argument.hpp"
+#include "dreadlocks/errors.hpp"
+#include "dreadlocks/lock_options.hpp"
+#include "dreadlocks/lock_request.hpp"
+#include "dreadlocks/thread_annotations.hpp"
+
+namespace dreadlocks {
+
+// basic_path_mutex
+//
+// Meets the standard SharedTimedMutex requirements over a path, so that
+// std::unique_lock, std::shared_lock, std::scoped_lock and std::lock work
+// unchanged:
+//
+//   dreadlocks::path_mutex m("/var/lock/app.lock");
+//   {
+//     std::unique_lock<dreadlocks::path_mutex> writer(m);
+//   }
+//   {
+//     std::shared_lock<dreadlocks::path_mutex> reader(m, 100ms);
+//     if (reader) { ... }
+//   }
+//
+// Each acquisition is a basic_path_lock with the same policies, held inside
+// the mutex until the matching unlock: exclusive by one thread, or shared by
+// any number of threads. The path is normalized once, when the mutex is
+// made. Locking a mutex the calling thread already holds (in any mode)
+// throws recursive_deadlock_error (errc::resource_deadlock_would_occur, as
+// std::mutex::lock may) unless the ReentrancyPolicy allows it; try_* return
+// false only when another holder is in the way, and throw for anything else
+// (a bad path, an OS failure). Unlocking never throws. The caveats of the
+// OS lock are those of basic_path_lock.
+template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
+class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
+ public:
+  using guard_type =
+      basic_path_lock<ThreadPolicy, ProcessPolicy, ReentrancyPolicy>;
+
+  // basic_path_mutex()
+  //
+  // Names the path to lock; locks nothing. Takes the same path types as
+  // basic_path_lock. Throws std::system_error for an empty path or a NUL.
+  template <class Path,
+            class = std::enable_if_t<detail::is_path_argument_v<Path>>>
+  explicit basic_path_mutex(const Path& path)
+      : key_(detail::to_filesystem_path(path),
+             "basic_path_mutex::basic_path_mutex") {}
+
+  basic_path_mutex(const basic_path_mutex&) = delete;
+  basic_path_mutex& operator=(const basic_path_mutex&) = delete;
+
+  // Requires: no thread holds the mutex.
+  ~basic_path_mutex() = default;
+
+  // lock()
+  //
+  // Locks exclusively, waiting as long as it takes.
+  void lock() DREADLOCKS_ACQUIRE() {
+    take(false, lock_options{}, "basic_path_mutex::lock");
+  }
+
+  // try_lock()
+  //
+  // Locks exclusively if that can be done without waiting; returns whether
+  // it did.
+  [[nodiscard]] bool try_lock() DREADLOCKS_TRY_ACQUIRE(true) {
+    return try_take(false, no_wait(), "basic_path_mutex::try_lock");
+  }
+
+  // try_lock_for()
+  //
+  // Locks exclusively, waiting at most `timeout`; returns whether it did.
+  template <class Rep, class Period>
+  [[nodiscard]] bool try_lock_for(
+      const std::chrono::duration<Rep, Period>& timeout)
+      DREADLOCKS_TRY_ACQUIRE(true) {
+    return try_take(false, wait_for(timeout), "basic_path_mutex::try_lock_for");
+  }
+
+  // try_lock_until()
+  //
+  // Locks exclusively, waiting at most until `deadline`; returns whether it
+  // did.
+  template <class Clock, class Duration>
+  [[nodiscard]] bool try_lock_until(
+      const std::chrono::time_point<Clock, Duration>& deadline)
+      DREADLOCKS_TRY_ACQUIRE(true) {
+    return try_take(false, wait_for(deadline - Clock::now()),
+                    "basic_path_mutex::try_lock_until");
+  }
+
+  // unlock()
+  //
+  // Releases the calling thread's exclusive lock. Requires: the calling
+  // thread holds it (a call without a hold does nothing). Never throws.
+  void unlock() noexcept DREADLOCKS_RELEASE() { give_back(false); }
+
+  // lock_shared()
+  //
+  // Locks shared, waiting as long as it takes.
+  void lock_shared() DREADLOCKS_ACQUIRE_SHARED() {
+    take(true, lock_options{}, "basic_path_mutex::lock_shared");
+  }
+
+  // try_lock_shared()
+  //
+  // Locks shared if that can be done without waiting; returns whether it
+  // did.
+  [[nodiscard]] bool try_lock_shared() DREADLOCKS_TRY_ACQUIRE_SHARED(true) {
+    return try_take(true, no_wait(), "basic_path_mutex::try_lock_shared");
+  }
+
+  // try_lock_shared_for()
+  //
+  // Locks shared, waiting at most `timeout`; returns whether it did.
+  template <class Rep, class Period>
+  [[nodiscard]] bool try_lock_shared_for(
+      const std::chrono::duration<Rep, Period>& timeout)
+      DREADLOCKS_TRY_ACQUIRE_SHARED(true) {
+    return try_take(true, wait_for(timeout),
+                    "basic_path_mutex::try_lock_shared_for");
+  }
+
+  // try_lock_shared_until()
+  //
+  // Locks shared, waiting at most until `deadline`; returns whether it did.
+  template <class Clock, class Duration>
+  [[nodiscard]] bool try_lock_shared_until(
+      const std::chrono::time_point<Clock, Duration>& deadline)
+      DREADLOCKS_TRY_ACQUIRE_SHARED(true) {
+    return try_take(true, wait_for(deadline - Clock::now()),
+                    "basic_path_mutex::try_lock_shared_until");
+  }
+
+  // unlock_shared()
+  //
+  // Releases the calling thread's shared lock. Requires: the calling thread
+  // holds it (a call without a hold does nothing). Never throws.
+  void unlock_shared() noexcept DREADLOCKS_RELEASE_SHARED() {
+    give_back(true);
+  }
+
+  // path()
+  //
+  // Returns the normalized absolute path the mutex locks.
+  const std::filesystem::path& path() const noexcept { return key_.path(); }
+
+ private:
+  struct held {
+    std::thread::id thread;
+    bool shared;
+    guard_type guard;
+  };
+
+  static lock_options no_wait() noexcept {
+    lock_options options;
+    options.blocking = false;
+    return options;
+  }
+
+  template <class Rep, class Period>
+  static lock_options wait_for(const std::chrono::duration<Rep, Period>& d) {
+    lock_options options;
+    options.timeout = std::chrono::ceil<std::chrono::nanoseconds>(
+        std::max(d, std::chrono::duration<Rep, Period>::zero()));
+    return options;
+  }
+
+  void take(bool shared, lock_options options, const char* operation) {
+    options.shared = shared;
+    guard_type guard(key_, options, lock_request::clock::now(), operation);
+    std::lock_guard<std::mutex> lock(mutex_);
+    holds_.push_back(held{std::this_thread::get_id(), shared, std::move(guard)});
+  }
+
+  bool try_take(bool shared, const lock_options& options,
+                const char* operation) {
+    try {
+      take(shared, options, operation);
+      return true;
+    } catch (const acquiring_lock_would_block_error&) {
+      return false;
+    }
+  }
+
+  void give_back(bool shared) noexcept {
+    std::optional<guard_type> released;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto self = std::this_thread::get_id();
+      // The newest hold first, so that nested holds unwind in order.
+      for (auto it = holds_.rbegin(); it != holds_.rend(); ++it) {
+        if (it->thread == self && it->shared == shared) {
+          released.emplace(std::move(it->guard));
+          holds_.erase(std::next(it).base());
+          break;
+        }
+      }
+    }
+    // `released` unlocks here, outside the mutex guarding the list.
+  }
+
+  lock_key key_;
+  std::mutex mutex_;  // guards holds_, never held while locking a path
+  std::vector<held> holds_;
+};
+
+}  // namespace dreadlocks
+
+#endif  // DREADLOCKS_BASIC_PATH_MUTEX_HPP_
