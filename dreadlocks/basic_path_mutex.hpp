@@ -177,9 +177,16 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
 
   template <class Rep, class Period>
   static lock_options wait_for(const std::chrono::duration<Rep, Period>& d) {
+    using std::chrono::nanoseconds;
+    using given = std::chrono::duration<Rep, Period>;
     lock_options options;
-    options.timeout = std::chrono::ceil<std::chrono::nanoseconds>(
-        std::max(d, std::chrono::duration<Rep, Period>::zero()));
+    // A wait beyond nanoseconds' range (time_point::max(), say) is forever.
+    if (d >= std::chrono::duration_cast<given>(nanoseconds::max())) {
+      options.timeout = nanoseconds::max();
+    } else {
+      options.timeout =
+          std::chrono::ceil<nanoseconds>(std::max(d, given::zero()));
+    }
     return options;
   }
 

@@ -105,9 +105,13 @@ struct lock_request {
       if (*options.timeout <= clock::duration::zero()) {
         request.blocking = false;
       } else {
+        // A timeout past the clock's range (nanoseconds::max(), say) waits
+        // forever rather than overflowing.
         request.timeout =
             std::chrono::duration_cast<clock::duration>(*options.timeout);
-        request.deadline = start + request.timeout;
+        if (request.timeout < no_deadline - start) {
+          request.deadline = start + request.timeout;
+        }
       }
     }
     return request;
