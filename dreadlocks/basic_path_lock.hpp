@@ -48,7 +48,7 @@ template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
 class basic_path_lock {
   static_assert(is_thread_policy_v<ThreadPolicy>,
                 "dreadlocks: ThreadPolicy must provide a default-constructible, "
-                "nothrow-movable `hold` type, `static hold acquire(const "
+                "nothrow-movable (constructible and assignable) `hold` type, `static hold acquire(const "
                 "lock_request&)` and `static void release(hold&) noexcept` "
                 "(see dreadlocks/thread_policies.hpp)");
   static_assert(is_process_policy_v<ProcessPolicy>,
@@ -117,8 +117,10 @@ class basic_path_lock {
   basic_path_lock(basic_path_lock&& other) noexcept
       : key_(std::move(other.key_)),
         options_(other.options_),
-        thread_hold_(std::move(other.thread_hold_)),
-        process_hold_(std::move(other.process_hold_)),
+        // The moved-from guard keeps empty holds, so that nothing it still
+        // answers (native_handle()) points into the new owner's lock.
+        thread_hold_(std::exchange(other.thread_hold_, {})),
+        process_hold_(std::exchange(other.process_hold_, {})),
         owns_(std::exchange(other.owns_, false)) {}
 
   // Releases this guard's lock, then takes over `other`'s.
@@ -127,8 +129,8 @@ class basic_path_lock {
       unlock();
       key_ = std::move(other.key_);
       options_ = other.options_;
-      thread_hold_ = std::move(other.thread_hold_);
-      process_hold_ = std::move(other.process_hold_);
+      thread_hold_ = std::exchange(other.thread_hold_, {});
+      process_hold_ = std::exchange(other.process_hold_, {});
       owns_ = std::exchange(other.owns_, false);
     }
     return *this;

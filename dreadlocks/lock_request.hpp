@@ -54,10 +54,19 @@ class lock_key {
     }
     if (path.native().find(std::filesystem::path::value_type{}) !=
         std::filesystem::path::string_type::npos) {
-      throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                              std::string(operation) + ": path \"" +
-                                  path.string() +
-                                  "\" contains a NUL character");
+      // what() is a C string: spell the NUL so the message goes on.
+      std::string shown;
+      for (const char c : path.string()) {
+        if (c == '\0') {
+          shown += "\\0";
+        } else {
+          shown += c;
+        }
+      }
+      throw std::system_error(
+          std::make_error_code(std::errc::invalid_argument),
+          std::string(operation) + ": path \"" + shown +
+              "\" contains a NUL character");
     }
     if (path.is_absolute()) return path.lexically_normal();
     return (std::filesystem::current_path() / path).lexically_normal();

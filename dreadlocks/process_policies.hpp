@@ -8,8 +8,8 @@
 //
 // Required members:
 //   typename P::hold
-//     One granted request: default-constructible (an empty hold) and
-//     nothrow-movable.
+//     One granted request: default-constructible (an empty hold),
+//     nothrow move-constructible and move-assignable.
 //   typename P::native_handle_type
 //   static hold P::acquire(const lock_request& request);
 //     Grants `request` or throws: would-block errors as
@@ -116,6 +116,7 @@ template <class P>
 using process_policy_probe = std::enable_if_t<
     std::is_default_constructible_v<typename P::hold> &&
     std::is_nothrow_move_constructible_v<typename P::hold> &&
+    std::is_nothrow_move_assignable_v<typename P::hold> &&
     std::is_same_v<decltype(P::acquire(std::declval<const lock_request&>())),
                    typename P::hold> &&
     noexcept(P::release(std::declval<typename P::hold&>())) &&

@@ -56,8 +56,11 @@ struct never_reentrant {
 
 namespace detail {
 template <class P>
-using allows_reentry_probe = std::enable_if_t<std::is_same_v<
-    decltype(P::allows_reentry(std::declval<const lock_options&>())), bool>>;
+using allows_reentry_probe = std::enable_if_t<
+    std::is_same_v<decltype(P::allows_reentry(
+                       std::declval<const lock_options&>())),
+                   bool> &&
+    noexcept(P::allows_reentry(std::declval<const lock_options&>()))>;
 }  // namespace detail
 
 // is_reentrancy_policy_v

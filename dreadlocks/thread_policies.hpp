@@ -5,8 +5,9 @@
 //
 // Required members:
 //   typename P::hold
-//     One granted request: default-constructible (an empty hold) and
-//     nothrow-movable. The guard keeps it until release.
+//     One granted request: default-constructible (an empty hold),
+//     nothrow move-constructible and move-assignable. The guard keeps it
+//     until release.
 //   static hold P::acquire(const lock_request& request);
 //     Grants `request` to the calling thread or throws: would-block errors
 //     as acquiring_thread_level_lock_would_block_error, a refused or
@@ -78,6 +79,7 @@ template <class P>
 using thread_policy_probe = std::enable_if_t<
     std::is_default_constructible_v<typename P::hold> &&
     std::is_nothrow_move_constructible_v<typename P::hold> &&
+    std::is_nothrow_move_assignable_v<typename P::hold> &&
     std::is_same_v<decltype(P::acquire(std::declval<const lock_request&>())),
                    typename P::hold> &&
     noexcept(P::release(std::declval<typename P::hold&>()))>;

@@ -1,0 +1,204 @@
+// tests/api/bad_input_test.cpp
+//
+// SPEC §2 "bad input" and "failure": an empty path, a path with a NUL, a
+// directory, a missing parent or a too-long name give a std::system_error
+// naming the path and the reason, and leave nothing behind in either
+// registry. thread_level_path_lock never touches the file system.
+
+#define BOOST_TEST_MODULE dreadlocks_api_bad_input
+
+#include <limits.h>
+
+#include <boost/filesystem/path.hpp>
+#include <boost/test/unit_test.hpp>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "dreadlocks/dreadlocks.hpp"
+#include "tests/api/api_support.hpp"
+#include "tests/support/temp_path.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using api_test::all_aliases;
+using api_test::contains;
+using api_test::file_backed_aliases;
+
+// Constructs L from `path`, expecting a std::system_error; returns it.
+template <class L, class Path>
+std::system_error expect_system_error(const Path& path,
+                                      dreadlocks::lock_options options = {}) {
+  try {
+    L lock(path, options);
+  } catch (const std::system_error& e) {
+    // Nothing is left behind.
+    BOOST_TEST(api_test::thread_keys() == 0u);
+    BOOST_TEST(api_test::open_files() == 0u);
+    return e;
+  }
+  BOOST_FAIL("no std::system_error was thrown");
+  throw std::logic_error("unreachable");
+}
+
+// After a failure the registries still work.
+template <class L>
+void expect_usable_afterwards() {
+  const fs::path file = dreadlocks_test::unique_path("after-failure");
+  L lock(file, {.blocking = false});
+  BOOST_TEST(lock.owns_lock());
+}
+
+BOOST_FIXTURE_TEST_SUITE(bad_input, api_test::registries_empty_after)
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(empty_path_is_invalid_argument, L,
+                              all_aliases) {
+  const std::string empty;
+  const std::system_error errors[] = {
+      expect_system_error<L>(fs::path()),
+      expect_system_error<L>(boost::filesystem::path()),
+      expect_system_error<L>(empty),
+      expect_system_error<L>(std::string_view()),
+      expect_system_error<L>(""),
+      expect_system_error<L>(empty.c_str()),
+      expect_system_error<L>(fs::path(), {.shared = true, .blocking = false}),
+  };
+  for (const auto& e : errors) {
+    BOOST_TEST((e.code() == std::errc::invalid_argument), e.what());
+    BOOST_TEST(contains(e.what(), "basic_path_lock::basic_path_lock"),
+               e.what());
+    BOOST_TEST(contains(e.what(), "empty path"), e.what());
+  }
+  expect_usable_afterwards<L>();
+}
+
+// A NUL inside the path would silently cut it short at the OS: refused,
+// and the message names the path and says why.
+BOOST_AUTO_TEST_CASE_TEMPLATE(path_with_nul_is_invalid_argument, L,
+                              all_aliases) {
+  const fs::path dir = dreadlocks_test::scratch_dir();
+  const std::string relative("nul-before\0nul-after", 20);
+  const std::string absolute = (dir / "nul-before").string() +
+                               std::string(1, '\0') + "nul-after.lock";
+  const std::system_error errors[] = {
+      expect_system_error<L>(relative),
+      expect_system_error<L>(std::string_view(relative)),
+      expect_system_error<L>(fs::path(relative)),
+      expect_system_error<L>(boost::filesystem::path(relative)),
+      expect_system_error<L>(absolute, {.shared = true}),
+  };
+  for (const auto& e : errors) {
+    BOOST_TEST((e.code() == std::errc::invalid_argument), e.what());
+    // what() is a C string: a raw NUL copied into the message cuts it short
+    // there, so the reason and the rest of the path must come through.
+    const std::string what = e.what();
+    BOOST_TEST(contains(what, "basic_path_lock::basic_path_lock"), what);
+    BOOST_TEST(contains(what, "nul-before"), what);
+    BOOST_TEST((contains(what, "nul-after") && contains(what, "NUL")),
+               "message cut at the NUL: " << what);
+  }
+  // Nothing named by the part before the NUL was created or locked.
+  BOOST_TEST(!fs::exists(dir / "nul-before"));
+  expect_usable_afterwards<L>();
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(directory_is_refused, L, file_backed_aliases) {
+  const fs::path dir = dreadlocks_test::unique_path("a-directory");
+  fs::create_directory(dir);
+  const std::system_error e = expect_system_error<L>(dir);
+  BOOST_TEST((e.code() == std::errc::is_a_directory), e.what());
+  BOOST_TEST(contains(e.what(), "basic_path_lock::basic_path_lock"), e.what());
+  BOOST_TEST(contains(e.what(), "\"" + dir.string() + "\""), e.what());
+  BOOST_TEST(contains(e.what(), std::generic_category().message(EISDIR)),
+             e.what());
+  // Shared and non-blocking requests fail alike.
+  const std::system_error shared =
+      expect_system_error<L>(dir.string(), {.shared = true, .blocking = false});
+  BOOST_TEST((shared.code() == std::errc::is_a_directory), shared.what());
+  BOOST_TEST(fs::is_directory(dir));
+  expect_usable_afterwards<L>();
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(missing_parent_is_refused, L,
+                              file_backed_aliases) {
+  const fs::path parent = dreadlocks_test::unique_path("missing-parent");
+  const fs::path file = parent / "x.lock";
+  const std::system_error e = expect_system_error<L>(file);
+  BOOST_TEST((e.code() == std::errc::no_such_file_or_directory), e.what());
+  BOOST_TEST(contains(e.what(), "\"" + file.string() + "\""), e.what());
+  BOOST_TEST(contains(e.what(), std::generic_category().message(ENOENT)),
+             e.what());
+  // Parent directories are not created.
+  BOOST_TEST(!fs::exists(parent));
+  expect_usable_afterwards<L>();
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(too_long_name_is_refused, L,
+                              file_backed_aliases) {
+  const fs::path file =
+      dreadlocks_test::scratch_dir() / std::string(NAME_MAX + 1, 'n');
+  const std::system_error e = expect_system_error<L>(file);
+  BOOST_TEST((e.code() == std::errc::filename_too_long), e.what());
+  BOOST_TEST(contains(e.what(), file.string()), e.what());
+  expect_usable_afterwards<L>();
+}
+
+// A file in the way of a parent directory ("file/x.lock").
+BOOST_AUTO_TEST_CASE_TEMPLATE(file_as_parent_is_refused, L,
+                              file_backed_aliases) {
+  const fs::path blocker = dreadlocks_test::unique_path("not-a-dir");
+  { L create(blocker); }
+  const std::system_error e = expect_system_error<L>(blocker / "x.lock");
+  BOOST_TEST((e.code() == std::errc::not_a_directory), e.what());
+  BOOST_TEST(contains(e.what(), (blocker / "x.lock").string()), e.what());
+}
+
+// ---- thread_level_path_lock never touches the file system ----
+
+BOOST_AUTO_TEST_CASE(thread_level_ignores_the_file_system) {
+  const fs::path parent = dreadlocks_test::unique_path("never-created");
+  const fs::path file = parent / "deeper" / "x.lock";
+  {
+    dreadlocks::thread_level_path_lock lock(file);
+    BOOST_TEST(lock.owns_lock());
+    BOOST_TEST(lock.path() == file);
+    BOOST_TEST(lock.native_handle() == -1);
+    dreadlocks::thread_level_path_lock shared(parent / "y.lock",
+                                              {.shared = true});
+    BOOST_TEST(shared.owns_lock());
+  }
+  BOOST_TEST(!fs::exists(parent));
+
+  // A directory, or a name too long for the OS, is just a key.
+  const fs::path dir = dreadlocks_test::scratch_dir();
+  {
+    dreadlocks::thread_level_path_lock lock(dir);
+    BOOST_TEST(lock.owns_lock());
+    dreadlocks::thread_level_path_lock long_name(
+        dir / std::string(NAME_MAX + 1, 'n'));
+    BOOST_TEST(long_name.owns_lock());
+  }
+  BOOST_TEST(fs::is_directory(dir));
+  std::error_code ignored;
+  BOOST_TEST(!fs::exists(dir / std::string(NAME_MAX + 1, 'n'), ignored));
+  BOOST_TEST(api_test::open_files() == 0u);
+}
+
+// path_lock takes the thread level first; when the process level then
+// fails, the thread level is given back.
+BOOST_AUTO_TEST_CASE(path_lock_gives_back_the_thread_level) {
+  const fs::path file = dreadlocks_test::unique_path("gone") / "x.lock";
+  const std::system_error e =
+      expect_system_error<dreadlocks::path_lock>(file);
+  BOOST_TEST((e.code() == std::errc::no_such_file_or_directory), e.what());
+  // The key is free again for a thread-level lock.
+  dreadlocks::thread_level_path_lock lock(file, {.blocking = false});
+  BOOST_TEST(lock.owns_lock());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
