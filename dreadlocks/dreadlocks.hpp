@@ -17,5 +17,6 @@
 #include "dreadlocks/reentrancy_policies.hpp"
 #include "dreadlocks/thread_annotations.hpp"
 #include "dreadlocks/thread_policies.hpp"
+#include "dreadlocks/version.hpp"
 
 #endif  // DREADLOCKS_DREADLOCKS_HPP_

@@ -1,0 +1,77 @@
+// tools/dreadlock/acquire.cpp
+
+#include "tools/dreadlock/acquire.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <new>
+#include <string>
+#include <system_error>
+
+#include "tools/dreadlock/exit_codes.hpp"
+
+namespace dreadlock_cli {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+bool timed(const dreadlocks::lock_options& wanted) {
+  return wanted.blocking && wanted.timeout &&
+         *wanted.timeout > std::chrono::nanoseconds(0);
+}
+
+int report_error(const options& options, const std::string& reason,
+                 int exit_code) {
+  std::fprintf(stderr, "dreadlock: cannot lock \"%s\": %s\n",
+               options.path.c_str(), reason.c_str());
+  return exit_code;
+}
+
+}  // namespace
+
+acquisition acquire(const options& options) {
+  dreadlocks::lock_options wanted;
+  wanted.shared = options.shared;
+  wanted.blocking = !options.nonblock;
+  wanted.timeout = options.timeout;
+  const auto start = std::chrono::steady_clock::now();
+  acquisition result;
+  try {
+    result.lock.emplace(options.path, wanted);
+  } catch (const dreadlocks::acquiring_lock_would_block_error&) {
+    if (options.verbose) {
+      std::fprintf(stderr,
+                   "dreadlock: %s to get lock on \"%s\" (%.6f seconds)\n",
+                   timed(wanted) ? "timeout while waiting" : "failed",
+                   options.path.c_str(), seconds_since(start));
+    }
+    result.exit_code = options.conflict_exit_code;
+    return result;
+  } catch (const dreadlocks::recursive_deadlock_error& error) {
+    result.exit_code = report_error(
+        options,
+        "the kernel reports a deadlock (" + error.code().message() + ")",
+        os_error_exit);
+    return result;
+  } catch (const std::system_error& error) {
+    // Bad paths and OS failures; filesystem_error (the current directory
+    // unreadable for a relative PATH) is one too.
+    result.exit_code = report_error(options, error.code().message(),
+                                    exit_code_for_lock_error(error.code()));
+    return result;
+  } catch (const std::bad_alloc&) {
+    result.exit_code = report_error(options, "out of memory", os_error_exit);
+    return result;
+  }
+  if (options.verbose) {
+    std::fprintf(stderr, "dreadlock: getting lock took %.6f seconds\n",
+                 seconds_since(start));
+  }
+  return result;
+}
+
+}  // namespace dreadlock_cli

@@ -1,0 +1,108 @@
+// tools/dreadlock/main.cpp
+//
+// dreadlock: flock(1) on dreadlocks. Parses the command line, then either
+// prints help, the version or the holders of a lock, or takes the lock and
+// runs the command under it. docs/dreadlock.md describes it all.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "tools/dreadlock/acquire.hpp"
+#include "tools/dreadlock/exit_codes.hpp"
+#include "tools/dreadlock/help.hpp"
+#include "tools/dreadlock/holders_command.hpp"
+#include "tools/dreadlock/options.hpp"
+#include "tools/dreadlock/run_command.hpp"
+
+namespace {
+
+using namespace dreadlock_cli;
+
+// `bazel run` starts a binary in its runfiles directory and says where the
+// user was in BUILD_WORKING_DIRECTORY; go back there, so that a relative
+// PATH and the command mean what the user typed.
+void leave_bazel_runfiles() {
+  const char* user_directory = std::getenv("BUILD_WORKING_DIRECTORY");
+  char here[4096];
+  if (user_directory == nullptr || ::getcwd(here, sizeof here) == nullptr ||
+      std::strstr(here, "/dreadlock.runfiles") == nullptr) {
+    return;
+  }
+  if (::chdir(user_directory) != 0) {
+    std::fprintf(stderr, "dreadlock: cannot enter \"%s\": %s\n", user_directory,
+                 std::strerror(errno));
+  }
+}
+
+[[noreturn]] void exit_keeping_inherited_lock(int code) {
+  // Ends without releasing: the kernel closes this process's descriptors,
+  // and an OFD lock lives on while a process that inherited the
+  // descriptor from the command still has it open, as with flock(1).
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+int lock_and_run(const options& options) {
+  acquisition acquired = acquire(options);
+  if (!acquired.lock) return acquired.exit_code;
+  if (options.close_lock_descriptor) {
+    const int code = run_command(options, -1);
+    acquired.lock->unlock();  // the command is over: release now
+    return code;
+  }
+  // The command inherits a duplicate of the lock's descriptor (made
+  // inheritable in the child only); dreadlock keeps its own copy until it
+  // exits, as closing one under classic fcntl locks would release them.
+  const int inherited =
+      ::fcntl(acquired.lock->native_handle(), F_DUPFD_CLOEXEC, 3);
+  if (inherited < 0) {
+    std::fprintf(stderr, "dreadlock: cannot lock \"%s\": dup: %s\n",
+                 options.path.c_str(), std::strerror(errno));
+    return os_error_exit;
+  }
+  exit_keeping_inherited_lock(run_command(options, inherited));
+}
+
+int run(int argc, char** argv) {
+  options parsed;
+  try {
+    parsed = parse_options(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const usage_error& error) {
+    std::fprintf(stderr, "dreadlock: %s (try 'dreadlock --help')\n",
+                 error.what());
+    return usage_exit;
+  }
+  switch (parsed.what) {
+    case action::help:
+      std::fputs(std::string(help_text()).c_str(), stdout);
+      return 0;
+    case action::version:
+      std::printf("dreadlock (dreadlocks) %.*s\n",
+                  static_cast<int>(version.size()), version.data());
+      return 0;
+    case action::holders:
+      return run_holders(parsed);
+    case action::run:
+      break;
+  }
+  return lock_and_run(parsed);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  leave_bazel_runfiles();
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "dreadlock: %s\n", error.what());
+    return os_error_exit;
+  }
+}
