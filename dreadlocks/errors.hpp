@@ -111,9 +111,10 @@ class acquiring_thread_level_lock_would_block_error
 
 // acquiring_process_level_lock_would_block_error
 //
-// Thrown when another process holds the lock file in a conflicting mode (or
-// a thread of this process is already waiting for it) and the request may
-// not wait.
+// Thrown when another process holds the lock file in a conflicting mode and
+// the request may not wait (or its timeout expired). One corner: while
+// another thread of this process waits for a shared OS lock, a non-blocking
+// exclusive request is refused too (docs/process-level.md).
 class acquiring_process_level_lock_would_block_error
     : public acquiring_lock_would_block_error {
  public:

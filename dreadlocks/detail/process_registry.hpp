@@ -56,7 +56,8 @@ class process_registry {
     std::size_t exclusive_holds = 0;
     owner_table owners;
     std::size_t users = 0;  // holds and requests in flight; closed at 0
-    bool in_transition = false;        // a thread waits in the kernel
+    bool in_transition = false;        // a thread waits in the kernel...
+    os_mode transition_to = os_mode::none;  // ...for this mode
     bool changed_in_transition = false;  // a release touched the OS lock
     std::size_t waiters = 0;
     std::condition_variable changed;
@@ -99,8 +100,12 @@ class process_registry {
     auto pause = std::chrono::microseconds(0);
     while (file.os < wanted) {
       if (file.in_transition) {
-        // Another thread waits for another process; so would we.
-        if (!request.may_wait()) fail_would_block(file, request);
+        if (!request.may_wait()) {
+          try_beside_transition(file, request, wanted);
+          continue;
+        }
+        // Another thread already asks the kernel; wait for its answer
+        // rather than queue a second request on the same descriptor.
         ++file.waiters;
         const bool ended = wait_on(file.changed, lock, request.deadline,
                                    [&] { return !file.in_transition; });
@@ -124,21 +129,25 @@ class process_registry {
         continue;
       }
       file.in_transition = true;
+      file.transition_to = wanted;
       file.changed_in_transition = false;
       lock.unlock();
       lock_result result = set_file_lock(file.file, file.kind, wanted, true);
       lock.lock();
       file.in_transition = false;
       if (file.waiters != 0) file.changed.notify_all();
+      // Other threads may have raised the OS lock meanwhile (never above
+      // what we asked: see try_beside_transition()) or dropped it.
+      const os_mode granted = std::max(file.os, wanted);
       if (result.status == lock_status::acquired &&
           file.changed_in_transition) {
         // A release dropped the OS lock while we waited, perhaps after our
         // grant: ask again without waiting; retry from the top if lost.
-        result = set_file_lock(file.file, file.kind, wanted, false);
+        result = set_file_lock(file.file, file.kind, granted, false);
         if (result.status == lock_status::would_block) continue;
       }
       if (result.status == lock_status::acquired) {
-        file.os = wanted;
+        file.os = granted;
       } else {
         settle(file, request, result);
       }
@@ -293,6 +302,25 @@ class process_registry {
       throw;
     }
     return file;
+  }
+
+  // Serves a non-blocking request while another thread of this process
+  // waits in the kernel for `file.transition_to`: it must not sleep, and is
+  // refused only if the kernel refuses it too. It asks for at least the
+  // pending mode, so that it can never downgrade a lock the kernel has just
+  // granted to the waiting thread; and it is refused outright when it needs
+  // exclusive while the pending request is for shared, because that shared
+  // request, granted later, would downgrade it.
+  void try_beside_transition(file_state& file, const lock_request& request,
+                             os_mode wanted) {
+    if (wanted > file.transition_to) fail_would_block(file, request);
+    const lock_result result =
+        set_file_lock(file.file, file.kind, file.transition_to, false);
+    if (result.status == lock_status::acquired) {
+      file.os = std::max(file.os, file.transition_to);
+    } else {
+      settle(file, request, result);
+    }
   }
 
   // Ends a request that could not be granted as it stood: falls back from

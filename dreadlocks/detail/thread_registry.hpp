@@ -180,8 +180,13 @@ class thread_registry {
           "shared already waits to upgrade");
     }
     state.upgrade_pending = true;
-    const bool granted =
-        wait(lock, state, request, [&] { return state.owners.threads() == 1; });
+    // The caller's shared hold may be released meanwhile (by a guard moved
+    // to another thread): then it must wait for no owner at all.
+    const std::thread::id self = std::this_thread::get_id();
+    const bool granted = wait(lock, state, request, [&] {
+      return state.owners.threads() ==
+             (state.owners.find(self) != nullptr ? 1u : 0u);
+    });
     state.upgrade_pending = false;
     if (!granted) fail_would_block(node, request);
   }
