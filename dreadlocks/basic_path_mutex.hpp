@@ -181,7 +181,9 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     using given = std::chrono::duration<Rep, Period>;
     lock_options options;
     // A wait beyond nanoseconds' range (time_point::max(), say) is forever.
-    if (d >= std::chrono::duration_cast<given>(nanoseconds::max())) {
+    // Compared as floating point: neither type need hold the other's range.
+    using wide = std::chrono::duration<long double, std::nano>;
+    if (wide(d) >= wide(nanoseconds::max())) {
       options.timeout = nanoseconds::max();
     } else {
       options.timeout =

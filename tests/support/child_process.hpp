@@ -16,14 +16,14 @@
 //   BOOST_TEST(status.ok(), status.describe());
 //
 // Rules for forking (see the notes at child_process):
-// - Fork only while the calling process runs no other thread, and while it
-//   holds no dreadlocks lock. Bound the test with alarm_watchdog.hpp, not
-//   the threaded watchdog.hpp: a child that starts threads after a
-//   multi-threaded fork reuses the missing thread's stack, which
-//   ThreadSanitizer rejects (and forbids by default). The child inherits the
-//   process registry (and, for OFD locks, shares the descriptions of the
-//   descriptors it holds), so it would believe it holds the parent's locks.
-//   Fork the children a test needs first, then take locks in the parent.
+// - Fork only while the calling process runs no other thread. Bound the
+//   test with alarm_watchdog.hpp, not the threaded watchdog.hpp: a child
+//   that starts threads after a multi-threaded fork reuses the missing
+//   thread's stack, which ThreadSanitizer rejects (and forbids by default).
+// - A child forked while the parent holds dreadlocks locks holds none of
+//   them (the library's pthread_atfork handlers empty its registries;
+//   docs/process-level.md#fork). Unless that is what a test is about, fork
+//   the children a test needs first, then take locks in the parent.
 // - A child reports through its exit status (and shared memory), never
 //   through Boost.Test assertions: those would be recorded in the child's
 //   copy of the test framework and lost. Throwing (child_require) makes the

@@ -1,0 +1,410 @@
+// tests/process/process_descriptor_test.cpp
+//
+// Descriptor accounting (/proc/self/fd): a held lock costs exactly one
+// descriptor, and none is left after a release or after any failure —
+// would-block, recursive deadlock, and every bad input (a directory, a
+// missing parent, an empty path, a NUL, too-long paths, a symlink loop, no
+// permission, out of descriptors). Each failure is a std::system_error with
+// the right code and a message naming the path; the process registry is as
+// before; and locks the process already holds stay held (another process is
+// still refused).
+
+#define BOOST_TEST_MODULE dreadlocks process descriptors
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/dreadlocks.hpp"
+#include "tests/process/process_test_common.hpp"
+#include "tests/support/alarm_watchdog.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/fd_count.hpp"
+#include "tests/support/shared_memory.hpp"
+#include "tests/support/temp_path.hpp"
+
+namespace dlt = dreadlocks_test;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using dlt::attempt;
+
+namespace {
+
+std::size_t open_lock_files() {
+  return dreadlocks::detail::process_registry::instance().open_files();
+}
+
+// One bad input: the path, the error it must raise, and a text the
+// message must contain (the path, or what is wrong with it).
+struct bad_input {
+  std::string name;
+  fs::path path;
+  std::errc code;
+  std::vector<std::string> named;  // texts the message must contain
+};
+
+// Builds the bad inputs under a fresh scratch directory.
+std::vector<bad_input> bad_inputs() {
+  const fs::path base = dlt::fresh_path("bad");
+  fs::create_directory(base);
+  const fs::path dir = base / "a-directory";
+  fs::create_directory(dir);
+  const fs::path loop_a = base / "loop-a";
+  const fs::path loop_b = base / "loop-b";
+  fs::create_symlink(loop_b, loop_a);
+  fs::create_symlink(loop_a, loop_b);
+  const fs::path regular = base / "regular";
+  { dlt::process_level_lock<dreadlocks::ofd_process_lock> create(regular); }
+  std::string long_path = base.string();
+  while (long_path.size() <= PATH_MAX) long_path += "/" + std::string(100, 'd');
+  long_path += "/lock";
+  const fs::path long_component = base / std::string(NAME_MAX + 1, 'n');
+  const fs::path missing = base / "missing-parent" / "lock";
+  std::vector<bad_input> inputs = {
+      {"a directory", dir, std::errc::is_a_directory, {dir.string()}},
+      {"a missing parent",
+       missing,
+       std::errc::no_such_file_or_directory,
+       {missing.string()}},
+      {"an empty path", fs::path(), std::errc::invalid_argument, {"empty"}},
+      {"a NUL byte",
+       fs::path(std::string("nul\0byte", 8)),
+       std::errc::invalid_argument,
+       {"NUL", "nul", "byte"}},
+      {"a component longer than NAME_MAX",
+       long_component,
+       std::errc::filename_too_long,
+       {long_component.string()}},
+      {"a path longer than PATH_MAX",
+       long_path,
+       std::errc::filename_too_long,
+       {long_path}},
+      {"a symlink loop",
+       loop_a,
+       std::errc::too_many_symbolic_link_levels,
+       {loop_a.string()}},
+      {"a symlink loop as a directory",
+       loop_a / "lock",
+       std::errc::too_many_symbolic_link_levels,
+       {(loop_a / "lock").string()}},
+      {"a regular file as a directory",
+       regular / "lock",
+       std::errc::not_a_directory,
+       {(regular / "lock").string()}},
+  };
+  return inputs;
+}
+
+// Tries Lock on `path` and checks that it throws std::system_error with
+// `code` and a message containing `named`, and leaves no descriptor and no
+// registry entry behind. Returns an empty string or what went wrong (so
+// that children can use it too).
+template <class Lock>
+std::string check_failure(const fs::path& path, std::errc code,
+                          const std::vector<std::string>& named) {
+  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t files = open_lock_files();
+  std::string problem;
+  try {
+    Lock lock(path, dlt::mode(false, false));
+    problem = "granted";
+  } catch (const std::system_error& error) {
+    const std::string what = error.what();
+    if (error.code() != code) {
+      problem = "wrong code " + error.code().message() + " (" + what + ")";
+    } else {
+      for (const auto& text : named) {
+        if (what.find(text) == std::string::npos) {
+          problem +=
+              "message \"" + what + "\" does not contain \"" + text + "\"; ";
+        }
+      }
+    }
+  } catch (const std::exception& error) {
+    problem = std::string("not a std::system_error: ") + error.what();
+  }
+  if (dlt::open_descriptor_count() != fds) problem += "; leaked a descriptor";
+  if (open_lock_files() != files) problem += "; left a registry entry";
+  return problem;
+}
+
+// Makes file permission checks apply to this (root) process: clears
+// CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER from its effective
+// capabilities, which needs no privilege and works inside the user
+// namespace of Bazel's sandbox (where setuid(65534) fails: the uid is not
+// mapped); falls back to becoming nobody. Returns whether it succeeded.
+bool drop_permission_override() {
+  __user_cap_header_struct header{};
+  header.version = _LINUX_CAPABILITY_VERSION_3;
+  header.pid = 0;
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &header, data) == 0) {
+    for (const int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER}) {
+      data[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
+    }
+    if (::syscall(SYS_capset, &header, data) == 0) return true;
+  }
+  constexpr uid_t nobody = 65534;
+  return ::setgroups(0, nullptr) == 0 && ::setgid(nobody) == 0 &&
+         ::setuid(nobody) == 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(process_descriptors)
+
+// Success: one descriptor per held file, whatever the number of holds on
+// it; none after release (destructor, unlock(), move).
+BOOST_AUTO_TEST_CASE_TEMPLATE(one_descriptor_per_held_file, Lock,
+                              dlt::file_locks) {
+  dlt::alarm_watchdog dog("one_descriptor_per_held_file", 20s);
+  const auto file = dlt::fresh_path("count");
+  const auto second = dlt::fresh_path("count-second");
+  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t files = open_lock_files();
+  for (const bool shared : {false, true}) {
+    {
+      Lock lock(file, dlt::mode(shared));
+      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
+      BOOST_TEST(open_lock_files() == files + 1);
+      {
+        Lock nested(file, dlt::mode(true, true, true));
+        BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+        BOOST_TEST(nested.native_handle() == lock.native_handle());
+        Lock other(second, dlt::mode(shared));
+        BOOST_TEST(dlt::open_descriptor_count() == fds + 2);
+        BOOST_TEST(open_lock_files() == files + 2);
+      }
+      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      Lock moved(std::move(lock));
+      BOOST_TEST(!lock.owns_lock());
+      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      moved.unlock();
+      BOOST_TEST(dlt::open_descriptor_count() == fds);
+      moved.unlock();
+      BOOST_TEST(dlt::open_descriptor_count() == fds);
+    }
+    BOOST_TEST(dlt::open_descriptor_count() == fds);
+    BOOST_TEST(dlt::descriptors_open_on(file) == 0u);
+    BOOST_TEST(open_lock_files() == files);
+  }
+}
+
+// Would-block (another process holds the file) and recursive deadlock (a
+// non-reentrant repeat): the right error, and no extra descriptor.
+BOOST_AUTO_TEST_CASE_TEMPLATE(refusals_leave_no_descriptor, Lock,
+                              dlt::file_locks) {
+  dlt::alarm_watchdog dog("refusals_leave_no_descriptor", 20s);
+  const auto busy = dlt::fresh_path("busy");
+  const auto mine = dlt::fresh_path("mine");
+  dlt::holder<Lock> other(busy, dlt::mode(false));
+  BOOST_TEST_REQUIRE(other.wait_settled() == attempt::granted);
+  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t files = open_lock_files();
+  for (const bool shared : {false, true}) {
+    BOOST_TEST(dlt::try_lock_once<Lock>(busy, dlt::mode(shared, false)) ==
+               attempt::process_would_block);
+    BOOST_TEST(dlt::open_descriptor_count() == fds);
+    BOOST_TEST(open_lock_files() == files);
+  }
+  {
+    Lock held(mine, dlt::mode(false));
+    for (const bool shared : {false, true}) {
+      try {
+        Lock again(mine, dlt::mode(shared));
+        BOOST_ERROR("a non-reentrant repeat was granted");
+      } catch (const dreadlocks::recursive_deadlock_error& error) {
+        BOOST_TEST((error.code() == std::errc::resource_deadlock_would_occur));
+        BOOST_TEST(std::string(error.what()).find(dlt::key_of(mine).string()) !=
+                   std::string::npos);
+      }
+      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      BOOST_TEST(open_lock_files() == files + 1);
+    }
+  }
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(open_lock_files() == files);
+  const auto status = other.release();
+  BOOST_TEST(status.ok(), status.describe());
+}
+
+// Every bad input: std::system_error with its code, a message naming the
+// path, nothing left behind.
+BOOST_AUTO_TEST_CASE_TEMPLATE(bad_inputs_leave_nothing_behind, Lock,
+                              dlt::file_locks) {
+  dlt::alarm_watchdog dog("bad_inputs_leave_nothing_behind", 20s);
+  for (const auto& input : bad_inputs()) {
+    const std::string problem =
+        check_failure<Lock>(input.path, input.code, input.named);
+    BOOST_TEST(problem.empty(), input.name << ": " << problem);
+  }
+}
+
+// A process that holds locks keeps them when another acquisition fails,
+// however it fails (bad inputs, would-block on another file, a
+// non-reentrant repeat on the held file through the same and other
+// spellings): another process is still refused after each failure.
+BOOST_AUTO_TEST_CASE_TEMPLATE(failures_keep_other_locks, Lock,
+                              dlt::file_locks) {
+  dlt::alarm_watchdog dog("failures_keep_other_locks", 20s);
+  const fs::path dir = dlt::fresh_path("keep-dir");
+  fs::create_directory(dir);
+  const fs::path held_file = dir / "held";
+  { dlt::process_level_of<Lock> create(held_file); }
+  const fs::path hard_link = dir / "held-hard-link";
+  fs::create_hard_link(held_file, hard_link);
+  const auto busy = dlt::fresh_path("keep-busy");
+  const auto inputs = bad_inputs();
+  dlt::prober<dlt::process_level_of<Lock>> other(held_file);
+  dlt::holder<Lock> busy_holder(busy, dlt::mode(false));
+  BOOST_TEST_REQUIRE(busy_holder.wait_settled() == attempt::granted);
+  const std::size_t fds = dlt::open_descriptor_count();
+  {
+    Lock held(held_file, dlt::mode(false));
+    BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+    for (const auto& input : inputs) {
+      const std::string problem =
+          check_failure<Lock>(input.path, input.code, input.named);
+      BOOST_TEST(problem.empty(), input.name << ": " << problem);
+      BOOST_TEST(other.try_lock(true) == attempt::process_would_block,
+                 "after " << input.name);
+    }
+    BOOST_TEST(dlt::try_lock_once<Lock>(busy, dlt::mode(false, false)) ==
+               attempt::process_would_block);
+    BOOST_TEST(other.try_lock(true) == attempt::process_would_block,
+               "after a would-block on another file");
+    for (const fs::path& spelling :
+         {held_file, fs::path(hard_link), dir / "." / "held"}) {
+      BOOST_TEST(dlt::try_lock_once<dlt::process_level_of<Lock>>(
+                     spelling, dlt::mode(false, false)) == attempt::deadlock,
+                 spelling);
+      BOOST_TEST(other.try_lock(true) == attempt::process_would_block,
+                 "after a refused repeat through " << spelling);
+    }
+    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(dlt::descriptors_open_on(held_file) == 1u);
+  }
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  const auto status = busy_holder.release();
+  BOOST_TEST(status.ok(), status.describe());
+}
+
+// No permission on the lock file: EACCES naming the path, nothing left.
+// Root bypasses file permissions, so then the attempt runs in a child that
+// has first given up the capabilities that bypass them (or, failing that,
+// become an unprivileged user).
+BOOST_AUTO_TEST_CASE_TEMPLATE(no_permission, Lock, dlt::file_locks) {
+  dlt::alarm_watchdog dog("no_permission", 20s);
+  const fs::path dir = dlt::fresh_path("perm-dir");
+  fs::create_directory(dir);
+  fs::permissions(dir, fs::perms::all);
+  const fs::path file = dir / "locked-out";
+  { dlt::process_level_of<Lock> create(file); }
+  fs::permissions(file, fs::perms::none);
+  if (::geteuid() != 0) {
+    const std::string problem = check_failure<Lock>(
+        file, std::errc::permission_denied, {file.string()});
+    BOOST_TEST(problem.empty(), problem);
+    return;
+  }
+  dlt::child_process child([&] {
+    dlt::child_require(drop_permission_override(),
+                       "dropping the capabilities that bypass permissions");
+    dlt::child_require(
+        ::faccessat(AT_FDCWD, file.c_str(), R_OK, AT_EACCESS) != 0 &&
+            errno == EACCES,
+        "permissions are checked after dropping them");
+    const std::string problem = check_failure<Lock>(
+        file, std::errc::permission_denied, {file.string()});
+    dlt::child_require(problem.empty(), problem);
+    return 0;
+  });
+  const auto status = child.wait();
+  BOOST_TEST(status.ok(), status.describe());
+}
+
+// Out of descriptors (EMFILE): a child that holds a lock exhausts its
+// descriptor limit; a lock on a new file fails with EMFILE and leaves
+// nothing behind; a lock on the held file through another spelling needs no
+// descriptor and is granted; the held lock stays (this process is refused).
+BOOST_AUTO_TEST_CASE_TEMPLATE(out_of_descriptors, Lock, dlt::file_locks) {
+  dlt::alarm_watchdog dog("out_of_descriptors", 20s);
+  struct channel {
+    dlt::process_event failed_as_expected;
+    dlt::process_event probed;
+  };
+  dlt::shared_object<channel> events;
+  const fs::path dir = dlt::fresh_path("emfile-dir");
+  fs::create_directory(dir);
+  const fs::path held_file = dir / "held";
+  const fs::path link_dir = dlt::fresh_path("emfile-link");
+  fs::create_directory_symlink(dir, link_dir);
+  const fs::path new_file = dir / "new";
+  dlt::child_process child([&] {
+    Lock held(held_file, dlt::mode(false));
+    const std::size_t fds = dlt::open_descriptor_count();
+    const std::size_t files = open_lock_files();
+    rlimit limit{};
+    dlt::child_require(::getrlimit(RLIMIT_NOFILE, &limit) == 0, "getrlimit");
+    limit.rlim_cur = fds + 16;
+    dlt::child_require(::setrlimit(RLIMIT_NOFILE, &limit) == 0, "setrlimit");
+    std::vector<int> fillers;
+    for (;;) {
+      const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        dlt::child_require(errno == EMFILE, "filled up to EMFILE");
+        break;
+      }
+      fillers.push_back(fd);
+    }
+    std::string problem;
+    try {
+      Lock lock(new_file, dlt::mode(false));
+      problem = "granted without a free descriptor";
+    } catch (const std::system_error& error) {
+      if (error.code() != std::errc::too_many_files_open) {
+        problem = std::string("wrong error: ") + error.what();
+      } else if (std::string(error.what()).find(new_file.string()) ==
+                 std::string::npos) {
+        problem =
+            std::string("message does not name the path: ") + error.what();
+      }
+    }
+    if (open_lock_files() != files) problem += "; left a registry entry";
+    {
+      // The held file through another spelling: no descriptor needed.
+      Lock again(link_dir / "held", dlt::mode(false, false, true));
+      if (!again.owns_lock()) problem += "; the other spelling failed";
+    }
+    for (const int fd : fillers) ::close(fd);
+    if (dlt::open_descriptor_count() != fds) problem += "; leaked a descriptor";
+    dlt::child_require(problem.empty(), problem);
+    events->failed_as_expected.signal();
+    dlt::child_require(events->probed.wait(), "parent probed in time");
+    return 0;
+  });
+  BOOST_TEST_REQUIRE(events->failed_as_expected.wait());
+  BOOST_TEST(dlt::try_lock_once<Lock>(held_file, dlt::mode(true, false)) ==
+             attempt::process_would_block);
+  events->probed.signal();
+  const auto status = child.wait();
+  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(dlt::try_lock_once<Lock>(held_file, dlt::mode(false, false)) ==
+             attempt::granted);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,422 @@
+// tests/process/process_sharing_test.cpp
+//
+// One process, several holds of one lock file: reentrancy across the two
+// levels in one thread (modes mixed, upgrade and downgrade of the OS lock),
+// the threads of a process sharing the process level, and the close trap
+// (a lock taken and released through another spelling of a held file must
+// not release the held lock). Another process (a prober child) says at each
+// step whether it is refused.
+
+#define BOOST_TEST_MODULE dreadlocks process sharing
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/dreadlocks.hpp"
+#include "tests/process/process_test_common.hpp"
+#include "tests/support/alarm_watchdog.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/fd_count.hpp"
+#include "tests/support/proc_locks.hpp"
+#include "tests/support/temp_path.hpp"
+
+namespace dlt = dreadlocks_test;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using dlt::attempt;
+
+namespace {
+
+std::size_t open_lock_files() {
+  return dreadlocks::detail::process_registry::instance().open_files();
+}
+
+// A thread that takes a lock when started and releases it when told.
+template <class Lock>
+class holding_thread {
+ public:
+  holding_thread(fs::path file, dreadlocks::lock_options options)
+      : thread_([this, file, options] {
+          try {
+            Lock lock(file, options);
+            report(attempt::granted);
+            std::unique_lock<std::mutex> guard(mutex_);
+            changed_.wait_for(guard, 15s, [this] { return release_; });
+          } catch (const dreadlocks::
+                       acquiring_process_level_lock_would_block_error&) {
+            report(attempt::process_would_block);
+          } catch (const std::exception&) {
+            report(attempt::other_error);
+          }
+        }) {}
+
+  ~holding_thread() { release(); }
+
+  // Waits (bounded) until the thread got its lock or failed.
+  attempt settled() {
+    std::unique_lock<std::mutex> guard(mutex_);
+    if (!changed_.wait_for(guard, 15s, [this] { return settled_; })) {
+      return attempt::other_error;
+    }
+    return outcome_;
+  }
+
+  // True if the thread got its lock or failed already; never waits.
+  bool settled_yet() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return settled_;
+  }
+
+  // Makes the thread release its lock and end.
+  void release() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      release_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void report(attempt outcome) {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      outcome_ = outcome;
+      settled_ = true;
+    }
+    changed_.notify_all();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool settled_ = false;
+  bool release_ = false;
+  attempt outcome_ = attempt::other_error;
+  std::thread thread_;
+};
+
+// Restores the working directory on scope exit.
+class scoped_chdir {
+ public:
+  explicit scoped_chdir(const fs::path& dir) : previous_(fs::current_path()) {
+    fs::current_path(dir);
+  }
+  ~scoped_chdir() { fs::current_path(previous_); }
+
+ private:
+  fs::path previous_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(process_sharing)
+
+// Nested path_lock / process_level_path_lock on one file in one thread,
+// reentrant, modes mixed: shared inside exclusive keeps the OS lock
+// exclusive; releasing the exclusive hold downgrades it to shared; an
+// exclusive hold inside shared upgrades it (no other process holds); all
+// released, another process gets exclusive at once.
+BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
+                              dlt::process_policies) {
+  dlt::alarm_watchdog dog("reentrancy_across_levels", 20s);
+  using process_only = dlt::process_level_lock<P>;
+  using both = dlt::both_levels_lock<P>;
+  const auto file = dlt::fresh_path("reentrant");
+  dlt::prober<process_only> other(file);
+  const std::size_t fds = dlt::open_descriptor_count();
+  {
+    both outer(file, dlt::mode(false));
+    BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+    process_only inner_shared(file, dlt::mode(true, true, true));
+    both inner_both(file, dlt::mode(true, false, true));
+    BOOST_TEST(inner_shared.native_handle() == outer.native_handle());
+    BOOST_TEST(inner_both.native_handle() == outer.native_handle());
+    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
+
+    // Only shared holds are left: the OS lock is downgraded.
+    outer.unlock();
+    BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
+
+    {
+      // Exclusive inside shared: upgrades at once, nobody else holds it.
+      process_only upgrade(file, dlt::mode(false, false, true));
+      BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+      // And at both levels: this thread is the only thread-level holder.
+      both upgrade_both(file, dlt::mode(false, false, true));
+      BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    }
+    BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
+
+    // Not reentrant: refused at once at the level that sees the repeat.
+    try {
+      process_only again(file, dlt::mode(true));
+      BOOST_ERROR("a non-reentrant nested process_level lock was granted");
+    } catch (const dreadlocks::recursive_deadlock_error& error) {
+      BOOST_TEST((error.level() == dreadlocks::lock_level::process));
+      BOOST_TEST((error.code() == std::errc::resource_deadlock_would_occur));
+      BOOST_TEST(std::string(error.what()).find(dlt::key_of(file).string()) !=
+                 std::string::npos);
+    }
+    BOOST_CHECK_THROW(both(file, dlt::mode(false, false)),
+                      dreadlocks::recursive_deadlock_error);
+    // The failures left the holds intact.
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
+    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+  }
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(open_lock_files() == 0u);
+}
+
+// Exclusive inside shared while another process holds shared: a
+// non-blocking upgrade is refused at the process level and the shared
+// hold stays; once the other process leaves, the upgrade is granted.
+BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_while_another_process_reads, P,
+                              dlt::process_policies) {
+  dlt::alarm_watchdog dog("upgrade_refused_while_another_process_reads", 20s);
+  using process_only = dlt::process_level_lock<P>;
+  const auto file = dlt::fresh_path("upgrade");
+  dlt::prober<process_only> other(file);
+  dlt::holder<process_only> reader(file, dlt::mode(true));
+  BOOST_TEST_REQUIRE(reader.wait_settled() == attempt::granted);
+  const std::size_t fds = dlt::open_descriptor_count();
+  {
+    process_only shared(file, dlt::mode(true));
+    std::string detail;
+    BOOST_TEST(dlt::try_lock_once<process_only>(
+                   file, dlt::mode(false, false, true), &detail) ==
+                   attempt::process_would_block,
+               detail);
+    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
+    const auto status = reader.release();
+    BOOST_TEST(status.ok(), status.describe());
+    process_only upgrade(file, dlt::mode(false, false, true));
+    BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+  }
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+}
+
+// The threads of one process share the process level (Python parity):
+// thread 1 holds process_level exclusive, thread 2 gets process_level
+// exclusive too without waiting; the OS lock stays exclusive until both
+// have released.
+BOOST_AUTO_TEST_CASE_TEMPLATE(threads_share_the_process_level, P,
+                              dlt::process_policies) {
+  dlt::alarm_watchdog dog("threads_share_the_process_level", 20s);
+  using process_only = dlt::process_level_lock<P>;
+  const auto file = dlt::fresh_path("threads-share");
+  dlt::prober<process_only> other(file);  // forked before any thread
+  const std::size_t fds = dlt::open_descriptor_count();
+  {
+    std::optional<process_only> first(std::in_place, file, dlt::mode(false));
+    holding_thread<process_only> second(file, dlt::mode(false, false));
+    BOOST_TEST(second.settled() == attempt::granted);
+    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+    first.reset();
+    // Thread 2 still holds exclusive: so does the OS lock.
+    BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
+    second.release();
+    BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  }
+  {
+    // Shared and exclusive at once: thread 2's exclusive upgrades the OS
+    // lock without waiting; its release downgrades it to thread 1's shared.
+    process_only reader(file, dlt::mode(true));
+    holding_thread<process_only> writer(file, dlt::mode(false, false));
+    BOOST_TEST(writer.settled() == attempt::granted);
+    BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+    writer.release();
+    BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
+  }
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(open_lock_files() == 0u);
+}
+
+// A thread waiting in the kernel (an upgrade of the process's shared OS
+// lock while another process reads) holds up no other thread of its
+// process: another thread's shared request is granted at once, an
+// exclusive non-blocking one is refused at once, and releases return at
+// once; the waiter gets exclusive when the other process leaves.
+BOOST_AUTO_TEST_CASE_TEMPLATE(waiting_thread_does_not_block_the_others, P,
+                              dlt::process_policies) {
+  dlt::alarm_watchdog dog("waiting_thread_does_not_block_the_others", 20s);
+  using process_only = dlt::process_level_lock<P>;
+  const auto file = dlt::fresh_path("transition");
+  dlt::prober<process_only> other(file);
+  dlt::holder<process_only> reader(file, dlt::mode(true));
+  BOOST_TEST_REQUIRE(reader.wait_settled() == attempt::granted);
+  std::optional<process_only> shared(std::in_place, file, dlt::mode(true));
+  holding_thread<process_only> writer(file, dlt::mode(false));
+  BOOST_TEST_REQUIRE(dlt::wait_for_blocked_requests(file, 1));
+  BOOST_TEST(!writer.settled_yet());
+  {
+    holding_thread<process_only> another_reader(file, dlt::mode(true, false));
+    BOOST_TEST(another_reader.settled() == attempt::granted);
+    holding_thread<process_only> another_writer(file, dlt::mode(false, false));
+    BOOST_TEST(another_writer.settled() == attempt::process_would_block);
+  }
+  shared.reset();  // returns although a thread of this process waits
+  BOOST_TEST(!writer.settled_yet());
+  BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
+  const auto status = reader.release();
+  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(writer.settled() == attempt::granted);
+  BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+  writer.release();
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  BOOST_TEST(open_lock_files() == 0u);
+}
+
+// fork() while holding (docs/process-level.md#fork): the child holds
+// nothing, at either level: it has no lock descriptor, its own attempts are
+// refused like any other process's, and releasing its copies of the
+// parent's guards touches nothing (with OFD locks, unlocking through the
+// inherited descriptor would release the parent's lock). The parent's lock
+// outlives the child.
+BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
+                              dlt::file_locks) {
+  dlt::alarm_watchdog dog("forked_child_holds_nothing", 20s);
+  const auto file = dlt::fresh_path("fork");
+  dlt::prober<dlt::process_level_of<Lock>> other(file);
+  struct channel {
+    dlt::process_event orphans_released;
+    dlt::process_event parent_checked;
+  };
+  dlt::shared_object<channel> events;
+  for (const bool shared : {false, true}) {
+    Lock held(file, dlt::mode(shared));
+    Lock nested(file, dlt::mode(true, true, true));
+    dlt::child_process child([&] {
+      dlt::child_require(open_lock_files() == 0u, "no lock file in the child");
+      dlt::child_require(dlt::descriptors_open_on(file) == 0u,
+                         "no inherited descriptor on the lock file");
+      dlt::child_require(
+          dlt::try_lock_once<Lock>(file, dlt::mode(false, false)) ==
+              attempt::process_would_block,
+          "the child is refused exclusive");
+      dlt::child_require(
+          dlt::try_lock_once<Lock>(file, dlt::mode(true, false)) ==
+              (shared ? attempt::granted : attempt::process_would_block),
+          "the child gets shared iff the parent holds shared");
+      nested.unlock();
+      held.unlock();
+      events->orphans_released.signal();
+      dlt::child_require(events->parent_checked.wait(), "parent checked");
+      return 0;
+    });
+    BOOST_TEST_REQUIRE(events->orphans_released.wait());
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block,
+               dlt::mode_name(shared));
+    BOOST_TEST(other.try_lock(true) ==
+                   (shared ? attempt::granted : attempt::process_would_block),
+               dlt::mode_name(shared));
+    events->parent_checked.signal();
+    const auto status = child.wait();
+    BOOST_TEST(status.ok(), status.describe());
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block,
+               dlt::mode_name(shared) << ", after the child exited");
+    BOOST_TEST(held.owns_lock());
+  }
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  BOOST_TEST(open_lock_files() == 0u);
+}
+
+// The close trap: while a lock is held through one spelling of a file,
+// take and release a lock through another spelling (relative after chdir,
+// a symlinked directory, a hard link) in the same process, from this thread
+// (reentrant) and from another thread. Another process must still be
+// refused, and the process holds one descriptor on the file throughout.
+BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
+                              dlt::process_policies) {
+  dlt::alarm_watchdog dog("close_trap_other_spellings", 20s);
+  using process_only = dlt::process_level_lock<P>;
+  using both = dlt::both_levels_lock<P>;
+  const fs::path dir = dlt::fresh_path("trap-dir");
+  fs::create_directory(dir);
+  const fs::path file = dir / "lock";
+  const fs::path linked_dir = dlt::fresh_path("trap-link");
+  fs::create_directory_symlink(dir, linked_dir);
+  { process_only create(file); }  // the file exists before the hard link
+  const fs::path hard_link = dir / "hard-link";
+  fs::create_hard_link(file, hard_link);
+
+  dlt::prober<process_only> other(file);
+  const std::size_t fds = dlt::open_descriptor_count();
+  const auto check_refused = [&](const std::string& when) {
+    BOOST_TEST(other.try_lock(true) == attempt::process_would_block, when);
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block, when);
+    BOOST_TEST(dlt::descriptors_open_on(file) == 1u, when);
+    BOOST_TEST(dlt::open_descriptor_count() == fds + 1, when);
+  };
+
+  for (const bool held_shared : {false, true}) {
+    const std::string mode = held_shared ? "held shared" : "held exclusive";
+    both held(file, dlt::mode(held_shared));
+    if (held_shared) {
+      // A shared hold refuses exclusive only.
+      BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
+    } else {
+      check_refused(mode);
+    }
+    const auto another_spelling = [&](const fs::path& spelling,
+                                      const std::string& name) {
+      {
+        both again(spelling, dlt::mode(held_shared, false, true));
+        BOOST_TEST(again.native_handle() == held.native_handle(), name);
+        BOOST_TEST(dlt::descriptors_open_on(file) == 1u, name);
+        BOOST_TEST(dlt::open_descriptor_count() == fds + 1, name);
+      }
+      {
+        process_only again(spelling, dlt::mode(true, false, true));
+        BOOST_TEST(dlt::descriptors_open_on(file) == 1u, name);
+      }
+      holding_thread<process_only> thread(spelling, dlt::mode(true, false));
+      BOOST_TEST(thread.settled() == attempt::granted, name);
+      thread.release();
+      if (held_shared) {
+        BOOST_TEST(other.try_lock(false) == attempt::process_would_block,
+                   mode << ", after " << name);
+        BOOST_TEST(dlt::descriptors_open_on(file) == 1u, name);
+      } else {
+        check_refused(mode + ", after " + name);
+      }
+    };
+    {
+      scoped_chdir in_dir(dir);
+      another_spelling("lock", "a relative spelling");
+      another_spelling("./sub/../lock", "a dotted relative spelling");
+    }
+    another_spelling(linked_dir / "lock", "a symlinked directory");
+    another_spelling(hard_link, "a hard link");
+    another_spelling(linked_dir / "hard-link",
+                     "a hard link through a symlinked directory");
+  }
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::descriptors_open_on(file) == 0u);
+  BOOST_TEST(open_lock_files() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

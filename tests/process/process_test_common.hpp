@@ -1,0 +1,295 @@
+// tests/process/process_test_common.hpp
+//
+// What the process-level tests share: the lock types every scenario runs
+// against (both process policies, with and without the thread level), a
+// child that probes a lock without blocking on command, a child that holds
+// a lock until told to release it, and checks of the would-block error.
+
+#ifndef DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_
+#define DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_
+
+#include <atomic>
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+#include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/shared_memory.hpp"
+#include "tests/support/temp_path.hpp"
+
+namespace dreadlocks_test {
+
+// The process level alone, and both levels, over process policy P.
+template <class P>
+using process_level_lock =
+    dreadlocks::basic_path_lock<dreadlocks::no_thread_lock, P,
+                                dreadlocks::reentrant_if_requested>;
+template <class P>
+using both_levels_lock =
+    dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock, P,
+                                dreadlocks::reentrant_if_requested>;
+
+// Every scenario runs against both OS primitives.
+using process_policies = boost::mpl::list<dreadlocks::ofd_process_lock,
+                                          dreadlocks::fcntl_process_lock>;
+
+// ... and, where the thread level does not change the scenario, against
+// both compositions of each.
+using file_locks =
+    boost::mpl::list<process_level_lock<dreadlocks::ofd_process_lock>,
+                     both_levels_lock<dreadlocks::ofd_process_lock>,
+                     process_level_lock<dreadlocks::fcntl_process_lock>,
+                     both_levels_lock<dreadlocks::fcntl_process_lock>>;
+
+// The lock with the same process policy as Lock but no thread level.
+template <class Lock>
+using process_level_of = process_level_lock<typename Lock::process_policy>;
+
+// A unique scratch path (temp_path.hpp) with nothing at it: a file or
+// directory left there by an earlier run whose pid was reused is removed,
+// so that counters start at zero and links can be created.
+inline std::filesystem::path fresh_path(const std::string& stem) {
+  auto path = unique_path(stem);
+  std::filesystem::remove_all(path);
+  return path;
+}
+
+// The key a lock on `file` is taken under.
+inline std::filesystem::path key_of(const std::filesystem::path& file) {
+  return std::filesystem::absolute(file).lexically_normal();
+}
+
+inline dreadlocks::lock_options mode(bool shared, bool blocking = true,
+                                     bool reentrant = false) {
+  dreadlocks::lock_options options;
+  options.shared = shared;
+  options.blocking = blocking;
+  options.reentrant = reentrant;
+  return options;
+}
+
+inline const char* mode_name(bool shared) {
+  return shared ? "shared" : "exclusive";
+}
+
+// What a non-blocking attempt came to.
+enum class attempt : int {
+  granted = 1,
+  process_would_block,  // acquiring_process_level_lock_would_block_error
+  thread_would_block,   // acquiring_thread_level_lock_would_block_error
+  deadlock,             // recursive_deadlock_error
+  other_error,          // anything else
+};
+
+inline const char* to_string(attempt result) {
+  switch (result) {
+    case attempt::granted:
+      return "granted";
+    case attempt::process_would_block:
+      return "process-level would-block";
+    case attempt::thread_would_block:
+      return "thread-level would-block";
+    case attempt::deadlock:
+      return "recursive deadlock";
+    case attempt::other_error:
+      break;
+  }
+  return "other error";
+}
+
+inline std::ostream& operator<<(std::ostream& out, attempt result) {
+  return out << to_string(result);
+}
+
+// Tries Lock on `file` with `options` and releases at once; says how it
+// went. A would-block error is also checked for level, code, mode and
+// path; `detail` (if given) receives the message of any error.
+template <class Lock>
+attempt try_lock_once(const std::filesystem::path& file,
+                      dreadlocks::lock_options options,
+                      std::string* detail = nullptr) {
+  try {
+    Lock lock(file, options);
+    return lock.owns_lock() ? attempt::granted : attempt::other_error;
+  } catch (
+      const dreadlocks::acquiring_process_level_lock_would_block_error& error) {
+    if (detail) *detail = error.what();
+    const std::string what = error.what();
+    const bool well_formed =
+        error.level() == dreadlocks::lock_level::process &&
+        error.code() == std::errc::operation_would_block &&
+        error.shared() == options.shared && error.path() == key_of(file) &&
+        what.find(key_of(file).string()) != std::string::npos &&
+        what.find("process-level") != std::string::npos &&
+        what.find(mode_name(options.shared)) != std::string::npos;
+    return well_formed ? attempt::process_would_block : attempt::other_error;
+  } catch (
+      const dreadlocks::acquiring_thread_level_lock_would_block_error& error) {
+    if (detail) *detail = error.what();
+    return attempt::thread_would_block;
+  } catch (const dreadlocks::recursive_deadlock_error& error) {
+    if (detail) *detail = error.what();
+    return attempt::deadlock;
+  } catch (const std::exception& error) {
+    if (detail) *detail = error.what();
+    return attempt::other_error;
+  }
+}
+
+// prober
+//
+// A child process, forked at construction, that tries Lock on `file`
+// without blocking whenever the parent asks (try_lock) and releases it at
+// once: "is another process refused right now?". Fork it before the test
+// takes any lock.
+template <class Lock>
+class prober {
+  struct channel {
+    process_event asked;
+    process_event answered;
+    std::atomic<int> shared{0};
+    std::atomic<int> quit{0};
+    std::atomic<int> result{0};
+    char detail[512] = {};
+  };
+
+ public:
+  explicit prober(std::filesystem::path file)
+      : file_(std::move(file)), child_([this] { return serve(); }) {}
+
+  prober(const prober&) = delete;
+  prober& operator=(const prober&) = delete;
+
+  ~prober() {
+    channel_->quit = 1;
+    channel_->asked.signal();
+    child_.wait(std::chrono::seconds(5));
+  }
+
+  // Asks the child to try a non-blocking lock in `shared` or exclusive
+  // mode; returns what it got (other_error if it did not answer in time).
+  attempt try_lock(bool shared) {
+    channel_->shared = shared ? 1 : 0;
+    channel_->asked.signal();
+    if (!channel_->answered.wait()) return attempt::other_error;
+    return static_cast<attempt>(channel_->result.load());
+  }
+
+  // The message of the last refused attempt.
+  std::string last_detail() const { return channel_->detail; }
+
+ private:
+  int serve() {
+    for (;;) {
+      child_require(channel_->asked.wait(std::chrono::seconds(20)),
+                    "prober: asked again in time");
+      if (channel_->quit) return 0;
+      std::string detail;
+      const attempt result = try_lock_once<Lock>(
+          file_, mode(channel_->shared != 0, false), &detail);
+      std::strncpy(channel_->detail, detail.c_str(),
+                   sizeof channel_->detail - 1);
+      channel_->result = static_cast<int>(result);
+      channel_->answered.signal();
+    }
+  }
+
+  std::filesystem::path file_;
+  shared_object<channel> channel_;
+  child_process child_;
+};
+
+// holder
+//
+// A child process, forked at construction, that takes Lock on `file` with
+// `options`, reports how that went (wait_settled), and, if granted, holds
+// the lock until told to release it (release()), then exits 0. With
+// `inside`, a counter in shared memory, the child adds one while it holds
+// the lock (after acquiring, before releasing).
+template <class Lock>
+class holder {
+  struct channel {
+    process_event about_to_lock;
+    process_event settled;
+    process_event release;
+    std::atomic<int> outcome{0};
+    std::atomic<int> releasing{0};
+  };
+
+ public:
+  holder(std::filesystem::path file, dreadlocks::lock_options options,
+         std::atomic<int>* inside = nullptr)
+      : file_(std::move(file)),
+        options_(options),
+        inside_(inside),
+        child_([this] { return run(); }) {}
+
+  holder(const holder&) = delete;
+  holder& operator=(const holder&) = delete;
+
+  // Waits until the child is about to ask for its lock.
+  bool wait_about_to_lock() { return channel_->about_to_lock.wait(); }
+  // Waits until the child got its lock or failed; says which.
+  attempt wait_settled() {
+    if (!channel_->settled.wait()) return attempt::other_error;
+    return static_cast<attempt>(channel_->outcome.load());
+  }
+  // True if the child already settled (consumes the signal); never waits.
+  bool settled_already() { return channel_->settled.try_wait(); }
+  // Tells the child to release; returns how it exited.
+  exit_status release() {
+    channel_->release.signal();
+    return child_.wait();
+  }
+  // True once the child is about to release (set before unlock()).
+  bool releasing() const { return channel_->releasing != 0; }
+  child_process& process() { return child_; }
+
+ private:
+  int run() {
+    channel_->about_to_lock.signal();
+    std::string detail;
+    try {
+      Lock lock(file_, options_);
+      child_require(lock.owns_lock(), "holder owns its lock");
+      if (inside_) ++*inside_;
+      channel_->outcome = static_cast<int>(attempt::granted);
+      channel_->settled.signal();
+      child_require(channel_->release.wait(std::chrono::seconds(20)),
+                    "holder told to release in time");
+      if (inside_) --*inside_;
+      channel_->releasing = 1;
+      lock.unlock();
+      return 0;
+    } catch (
+        const dreadlocks::acquiring_process_level_lock_would_block_error&) {
+      channel_->outcome = static_cast<int>(attempt::process_would_block);
+    } catch (const dreadlocks::acquiring_thread_level_lock_would_block_error&) {
+      channel_->outcome = static_cast<int>(attempt::thread_would_block);
+    } catch (const dreadlocks::recursive_deadlock_error&) {
+      channel_->outcome = static_cast<int>(attempt::deadlock);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "holder: %s\n", error.what());
+      channel_->outcome = static_cast<int>(attempt::other_error);
+    }
+    channel_->settled.signal();
+    return 1;
+  }
+
+  std::filesystem::path file_;
+  dreadlocks::lock_options options_;
+  std::atomic<int>* inside_;
+  shared_object<channel> channel_;
+  child_process child_;
+};
+
+}  // namespace dreadlocks_test
+
+#endif  // DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_

@@ -1,0 +1,152 @@
+// tests/timeout/huge_timeout_test.cpp
+//
+// Timeouts at the edges of the duration types:
+// - The largest timeouts a caller can name mean "wait as long as it
+//   takes": lock_options::timeout = nanoseconds::max(), and the mutex's
+//   try_lock_until(time_point::max()) (std::timed_mutex waits there; so
+//   must a SharedTimedMutex). These overflowed `start + timeout` before
+//   commit 3193628 and timed out at once; they pass since.
+// - A short timeout in a duration type with a narrow representation
+//   (std::chrono::duration<int, std::micro>, <int, std::nano>) is still that
+//   short timeout. basic_path_mutex::wait_for() compares it with
+//   duration_cast<duration<int, ...>>(nanoseconds::max()), which does not
+//   fit an int and wraps (to -1511828489 us, -1 ns), so every such timeout
+//   is taken for "forever": try_lock_for(duration<int, std::micro>(100000))
+//   waits until the holder releases instead of returning false after
+//   100 ms. These cases FAIL against the current library (reported on
+//   issue 6) and are kept so that the fix is proven.
+//
+// The holder releases once the waiter is seen asleep in its wait (or, for
+// the narrow cases, 3 s after the call), so a correct library finishes in
+// well under a second per case.
+
+#define BOOST_TEST_MODULE dreadlocks huge timeouts
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/temp_path.hpp"
+#include "tests/support/watchdog.hpp"
+#include "tests/timeout/wait_support.hpp"
+
+namespace dlt = dreadlocks_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Holds `file` in another thread (or process) that releases once this
+// thread is asleep, then runs `attempt`; returns "" if it was granted,
+// else what it threw.
+template <class Attempt>
+std::string against_holder(dlt::holder& holder, Attempt attempt) {
+  BOOST_TEST_REQUIRE(holder.wait_held());
+  holder.order_release(dlt::release_order::when_asleep(dlt::current_tid()));
+  std::string outcome;
+  try {
+    outcome = attempt() ? "" : "returned false";
+  } catch (const std::exception& error) {
+    outcome = error.what();
+  }
+  BOOST_TEST(holder.wait_released());
+  return outcome;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(huge_timeouts)
+
+BOOST_AUTO_TEST_CASE(timeout_of_nanoseconds_max_waits_at_thread_level) {
+  dlt::watchdog dog("timeout_of_nanoseconds_max_waits_at_thread_level", 20s);
+  const auto file = dlt::unique_path("max-thread");
+  auto holder = dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
+  const std::string outcome = against_holder(*holder, [&] {
+    dreadlocks::thread_level_path_lock lock(
+        file, dlt::timed(std::chrono::nanoseconds::max()));
+    return lock.owns_lock();
+  });
+  BOOST_TEST(outcome == "", "not granted: " << outcome);
+}
+
+BOOST_AUTO_TEST_CASE(timeout_of_nanoseconds_max_waits_at_process_level) {
+  dlt::watchdog dog("timeout_of_nanoseconds_max_waits_at_process_level", 20s);
+  const auto file = dlt::unique_path("max-process");
+  auto holder = dlt::hold_in_process<dreadlocks::process_level_path_lock>(file);
+  const std::string outcome = against_holder(*holder, [&] {
+    dreadlocks::path_lock lock(file,
+                               dlt::timed(std::chrono::nanoseconds::max()));
+    return lock.owns_lock();
+  });
+  BOOST_TEST(outcome == "", "not granted: " << outcome);
+}
+
+BOOST_AUTO_TEST_CASE(try_lock_until_time_point_max_waits) {
+  dlt::watchdog dog("try_lock_until_time_point_max_waits", 20s);
+  const auto file = dlt::unique_path("max-until");
+  dreadlocks::thread_level_path_mutex mutex(file);
+  auto holder = dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
+  const std::string outcome = against_holder(*holder, [&] {
+    const bool got =
+        mutex.try_lock_until(std::chrono::steady_clock::time_point::max());
+    if (got) mutex.unlock();
+    return got;
+  });
+  BOOST_TEST(outcome == "", "not granted: " << outcome);
+}
+
+// system_clock's maximum minus now does not overflow steady_clock's time
+// points (whose epoch is the boot): this one passes today.
+BOOST_AUTO_TEST_CASE(shared_lock_until_system_clock_max_waits) {
+  dlt::watchdog dog("shared_lock_until_system_clock_max_waits", 20s);
+  const auto file = dlt::unique_path("max-unique");
+  dreadlocks::thread_level_path_mutex mutex(file);
+  auto holder = dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
+  const std::string outcome = against_holder(*holder, [&] {
+    std::shared_lock<dreadlocks::thread_level_path_mutex> lock(
+        mutex, std::chrono::system_clock::time_point::max());
+    return lock.owns_lock();
+  });
+  BOOST_TEST(outcome == "", "not granted: " << outcome);
+}
+
+// A 100 ms timeout given as duration<int, std::micro> (or 50 ms as
+// duration<int, std::nano>) against a holder that keeps the key for 3 s:
+// false after about the timeout, not true after 3 s.
+BOOST_AUTO_TEST_CASE(narrow_duration_types_keep_their_timeout) {
+  dlt::watchdog dog("narrow_duration_types_keep_their_timeout", 25s);
+  const auto file = dlt::unique_path("narrow");
+  dreadlocks::thread_level_path_mutex mutex(file);
+  const auto attempt = [&](const char* what, auto timeout, bool shared) {
+    BOOST_TEST_CONTEXT(what) {
+      auto holder =
+          dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
+      BOOST_TEST_REQUIRE(holder->wait_held());
+      dlt::stopwatch watch;
+      holder->order_release(dlt::release_order::at(watch.start() + 3s));
+      const bool got = shared ? mutex.try_lock_shared_for(timeout)
+                              : mutex.try_lock_for(timeout);
+      const auto elapsed = watch.elapsed();
+      BOOST_TEST(!got, "granted after " << watch.ms()
+                                        << " ms: the timeout was ignored");
+      BOOST_TEST(elapsed >= timeout);
+      BOOST_TEST(elapsed < timeout + 2s, "took " << watch.ms() << " ms");
+      if (got) {
+        if (shared) {
+          mutex.unlock_shared();
+        } else {
+          mutex.unlock();
+        }
+      }
+      BOOST_TEST(holder->wait_released());
+    }
+  };
+  attempt("duration<int, micro>(100000)",
+          std::chrono::duration<int, std::micro>(100000), false);
+  attempt("duration<int, nano>(50000000), shared",
+          std::chrono::duration<int, std::nano>(50000000), true);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
