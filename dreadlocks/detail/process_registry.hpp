@@ -16,7 +16,11 @@
 // And it never opens a second descriptor to a file it holds (the POSIX
 // "close releases every lock of the process" trap): a path spelling seen
 // before maps to its file directly, a new one is stat'ed before it is
-// opened.
+// opened while any file is held. While none is, there is nothing a second
+// descriptor could be a second one of: the file is opened straight away and
+// identified (fstat) only once another file has to be compared with it.
+// Released file states and spelling entries are kept (a few) for reuse, so
+// that an uncontended cycle allocates nothing.
 
 #ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
@@ -37,6 +41,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
 #include "dreadlocks/detail/posix_file.hpp"
 #include "dreadlocks/detail/wait.hpp"
@@ -49,6 +54,7 @@ class process_registry {
  public:
   struct file_state {
     file_id id;
+    bool identified = false;  // `id` is known and the file is in files_
     native_file file;
     lock_kind kind;
     os_mode os = os_mode::none;  // what the kernel holds for this process
@@ -61,10 +67,14 @@ class process_registry {
     bool changed_in_transition = false;  // a release touched the OS lock
     std::size_t waiters = 0;
     std::condition_variable changed;
-    std::vector<std::filesystem::path::string_type> spellings;
+    // The keys of spellings_ that lead here; they own the text the views
+    // in spellings_ point to.
+    std::vector<lock_key> spellings;
     std::vector<native_file> raced;  // see locate(); closed with `file`
     bool orphaned = false;  // inherited through fork(); see after_fork()
   };
+
+  using spelling_map = std::unordered_map<key_view, file_state*, key_view_hash>;
 
   // instance()
   //
@@ -189,7 +199,7 @@ class process_registry {
   // process-level lock is held or asked for.
   std::size_t open_files() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return files_.size();
+    return files_.size() + (unidentified_ != nullptr ? 1 : 0);
   }
 
  private:
@@ -201,6 +211,9 @@ class process_registry {
   // OS. The mutex is held across fork() so that the child never
   // inherits it locked by a thread that does not exist there.
   process_registry() {
+    // Reserved so that keeping a spare never allocates in a noexcept path.
+    spare_files_.reserve(kSpares);
+    spare_spellings_.reserve(kSpares);
     ::pthread_atfork([] { instance().mutex_.lock(); },
                      [] { instance().mutex_.unlock(); },
                      [] {
@@ -210,14 +223,17 @@ class process_registry {
   }
 
   void after_fork() noexcept {
-    for (auto& [id, file] : files_) {
+    const auto orphan = [&](std::unique_ptr<file_state>& file) {
       close_file(file->file);
       for (native_file raced : file->raced) close_file(raced);
       file->file = invalid_file;
       file->raced.clear();
+      file->spellings.clear();
       file->orphaned = true;
       orphans_.push_back(std::move(file));
-    }
+    };
+    for (auto& [id, file] : files_) orphan(file);
+    if (unidentified_ != nullptr) orphan(unidentified_);
     files_.clear();
     spellings_.clear();
   }
@@ -237,17 +253,23 @@ class process_registry {
   // of its users.
   file_state& locate(const lock_request& request, lock_kind kind,
                      bool stat_before_open) {
-    const auto& spelling = request.key.native();
-    if (auto known = spellings_.find(spelling); known != spellings_.end()) {
+    const lock_key& spelling = request.key;
+    if (auto known = spellings_.find(key_view(spelling));
+        known != spellings_.end()) {
       ++known->second->users;
       return *known->second;
     }
     const char* path = request.key.path().c_str();
+    // Only a file this process holds open could be opened a second time.
+    const bool holding = files_.size() + (unidentified_ != nullptr) != 0;
     file_id id{};
     int error = 0;
-    if (stat_before_open && identify_path(path, id, error)) {
-      if (auto held = files_.find(id); held != files_.end()) {
-        return adopt_spelling(*held->second, spelling);
+    if (holding) {
+      identify_unidentified();
+      if (stat_before_open && identify_path(path, id, error)) {
+        if (auto held = files_.find(id); held != files_.end()) {
+          return adopt_spelling(*held->second, spelling);
+        }
       }
     }
     const native_file opened = open_lock_file(path, error);
@@ -256,47 +278,94 @@ class process_registry {
                               std::string(request.operation) +
                                   ": cannot open lock file \"" + path + "\"");
     }
-    if (!identify_file(opened, id, error)) {
-      close_file(opened);
-      throw std::system_error(error, std::generic_category(),
-                              std::string(request.operation) +
-                                  ": cannot stat lock file \"" + path + "\"");
-    }
-    if (auto held = files_.find(id); held != files_.end()) {
-      // The path was renamed onto a file we hold after we looked, or this
-      // spelling was not stat'ed first. Closing `opened` would release a
-      // classic lock of the process; an OFD lock belongs to the other
-      // description and survives.
-      file_state& file = *held->second;
-      if (file.kind == lock_kind::ofd) {
+    if (holding) {
+      if (!identify_file(opened, id, error)) {
         close_file(opened);
-      } else {
-        file.raced.push_back(opened);
+        throw std::system_error(error, std::generic_category(),
+                                std::string(request.operation) +
+                                    ": cannot stat lock file \"" + path +
+                                    "\"");
       }
-      return adopt_spelling(file, spelling);
+      if (auto held = files_.find(id); held != files_.end()) {
+        // The path was renamed onto a file we hold after we looked, or this
+        // spelling was not stat'ed first. Closing `opened` would release a
+        // classic lock of the process; an OFD lock belongs to the other
+        // description and survives.
+        file_state& file = *held->second;
+        if (file.kind == lock_kind::ofd) {
+          close_file(opened);
+        } else {
+          file.raced.push_back(opened);
+        }
+        return adopt_spelling(file, spelling);
+      }
     }
-    auto file = std::make_unique<file_state>();
+    std::unique_ptr<file_state> file;
+    try {
+      file = fresh_file_state();
+      if (holding) files_.reserve(files_.size() + 1);
+    } catch (...) {
+      close_file(opened);
+      throw;
+    }
     file->id = id;
+    file->identified = holding;
     file->file = opened;
     file->kind = ofd_refused_.load(std::memory_order_relaxed)
                      ? lock_kind::classic
                      : kind;
     file_state& state = *file;
-    try {
-      files_.emplace(id, std::move(file));
-    } catch (...) {
-      close_file(opened);
-      throw;
+    if (holding) {
+      // Reserved above: the node is allocated before `file` is moved, and
+      // no rehash follows, so a throw leaves `file` (and `opened`) here.
+      try {
+        files_.emplace(id, std::move(file));
+      } catch (...) {
+        close_file(opened);
+        throw;
+      }
+    } else {
+      unidentified_ = std::move(file);
     }
     return adopt_spelling(state, spelling);
   }
 
-  file_state& adopt_spelling(file_state& file,
-                             const std::filesystem::path::string_type& spelling) {
+  // Gives the file opened while nothing else was held its (device, inode),
+  // so that a new spelling can be compared with it. If fstat fails (only
+  // if the user closed native_handle()), it stays unidentified.
+  void identify_unidentified() {
+    if (unidentified_ == nullptr) return;
+    file_id id{};
+    int error = 0;
+    if (!identify_file(unidentified_->file, id, error)) return;
+    files_.reserve(files_.size() + 1);  // may throw; then nothing changed
+    unidentified_->id = id;
+    unidentified_->identified = true;
+    files_.emplace(id, std::move(unidentified_));
+  }
+
+  // Returns a file state in its initial state, a spare one if any.
+  std::unique_ptr<file_state> fresh_file_state() {
+    if (spare_files_.empty()) return std::make_unique<file_state>();
+    std::unique_ptr<file_state> file = std::move(spare_files_.back());
+    spare_files_.pop_back();
+    return file;
+  }
+
+  file_state& adopt_spelling(file_state& file, const lock_key& spelling) {
     ++file.users;
     try {
-      file.spellings.push_back(spelling);
-      spellings_.emplace(spelling, &file);
+      file.spellings.reserve(file.spellings.size() + 1);
+      if (spare_spellings_.empty()) {
+        spellings_.emplace(key_view(spelling), &file);
+      } else {
+        spelling_map::node_type node = std::move(spare_spellings_.back());
+        spare_spellings_.pop_back();
+        node.key() = key_view(spelling);
+        node.mapped() = &file;
+        spellings_.insert(std::move(node));
+      }
+      file.spellings.push_back(spelling);  // reserved: cannot throw
     } catch (...) {
       abandon(file);
       throw;
@@ -390,15 +459,43 @@ class process_registry {
     }
     close_file(file.file);
     for (native_file raced : file.raced) close_file(raced);
-    for (const auto& spelling : file.spellings) spellings_.erase(spelling);
-    files_.erase(file.id);
+    file.raced.clear();
+    for (const lock_key& spelling : file.spellings) {
+      spelling_map::node_type node = spellings_.extract(key_view(spelling));
+      if (spare_spellings_.size() < kSpares) {
+        spare_spellings_.push_back(std::move(node));  // reserved
+      }
+    }
+    file.spellings.clear();
+    std::unique_ptr<file_state> owned;
+    if (file.identified) {
+      owned = std::move(files_.extract(file.id).mapped());
+    } else {
+      owned = std::move(unidentified_);
+    }
+    if (spare_files_.size() < kSpares) {
+      // Back to the initial state; owners, holds and waiters already are.
+      file.identified = false;
+      file.file = invalid_file;
+      file.os = os_mode::none;
+      file.in_transition = false;
+      file.changed_in_transition = false;
+      spare_files_.push_back(std::move(owned));  // reserved
+    }
   }
 
+  // How many released file states and spelling entries are kept for reuse.
+  static constexpr std::size_t kSpares = 8;
+
   mutable std::mutex mutex_;
+  // The open files: identified ones by (device, inode), and at most one
+  // opened while no other file was (see locate()).
   std::unordered_map<file_id, std::unique_ptr<file_state>, file_id_hash>
       files_;
-  std::unordered_map<std::filesystem::path::string_type, file_state*>
-      spellings_;
+  std::unique_ptr<file_state> unidentified_;
+  spelling_map spellings_;
+  std::vector<std::unique_ptr<file_state>> spare_files_;
+  std::vector<spelling_map::node_type> spare_spellings_;
   std::vector<std::unique_ptr<file_state>> orphans_;
   std::atomic<bool> ofd_refused_{false};
 };
