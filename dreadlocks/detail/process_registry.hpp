@@ -19,8 +19,10 @@
 // opened while any file is held. While none is, there is nothing a second
 // descriptor could be a second one of: the file is opened straight away and
 // identified (fstat) only once another file has to be compared with it.
-// Released file states and spelling entries are kept (a few) for reuse, so
-// that an uncontended cycle allocates nothing.
+// A file closed with its last release keeps, for a while (the kIdleFiles
+// most recent), its state and the spelling that opened it, so that opening
+// it again through that spelling allocates nothing and skips the spelling
+// index; what it does on the file system is what a new spelling gets.
 
 #ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
@@ -72,6 +74,10 @@ class process_registry {
     std::vector<lock_key> spellings;
     std::vector<native_file> raced;  // see locate(); closed with `file`
     bool orphaned = false;  // inherited through fork(); see after_fork()
+    // The idle list (closed, users == 0), most recently released first.
+    bool idle = false;
+    file_state* newer = nullptr;
+    file_state* older = nullptr;
   };
 
   using spelling_map = std::unordered_map<key_view, file_state*, key_view_hash>;
@@ -108,6 +114,7 @@ class process_registry {
     }
     const os_mode wanted = request.shared ? os_mode::shared : os_mode::exclusive;
     auto pause = std::chrono::microseconds(0);
+    bool asked_without_waiting = false;
     while (file.os < wanted) {
       if (file.in_transition) {
         if (!request.may_wait()) {
@@ -134,6 +141,20 @@ class process_registry {
                    lock_request::clock::now() < request.deadline) {
           pause = pause_before_retry(lock, pause, request.deadline);
         } else {
+          settle(file, request, result);
+        }
+        continue;
+      }
+      if (!asked_without_waiting) {
+        // Most requests are granted at once: asking without waiting first,
+        // under the mutex, spares releasing and retaking it around the
+        // kernel call (one more call only when the lock is contended).
+        asked_without_waiting = true;
+        const lock_result result =
+            set_file_lock(file.file, file.kind, wanted, false);
+        if (result.status == lock_status::acquired) {
+          file.os = wanted;
+        } else if (result.status != lock_status::would_block) {
           settle(file, request, result);
         }
         continue;
@@ -232,6 +253,7 @@ class process_registry {
       file->orphaned = true;
       orphans_.push_back(std::move(file));
     };
+    while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
     for (auto& [id, file] : files_) orphan(file);
     if (unidentified_ != nullptr) orphan(unidentified_);
     files_.clear();
@@ -254,10 +276,17 @@ class process_registry {
   file_state& locate(const lock_request& request, lock_kind kind,
                      bool stat_before_open) {
     const lock_key& spelling = request.key;
+    // A closed file that this spelling opened last: reopened below, in its
+    // old state, unless the spelling now names a file we hold.
+    file_state* idle = nullptr;
     if (auto known = spellings_.find(key_view(spelling));
         known != spellings_.end()) {
-      ++known->second->users;
-      return *known->second;
+      file_state& file = *known->second;
+      if (!file.idle) {
+        ++file.users;
+        return file;
+      }
+      idle = &file;
     }
     const char* path = request.key.path().c_str();
     // Only a file this process holds open could be opened a second time.
@@ -268,6 +297,7 @@ class process_registry {
       identify_unidentified();
       if (stat_before_open && identify_path(path, id, error)) {
         if (auto held = files_.find(id); held != files_.end()) {
+          if (idle != nullptr) forget_idle(*idle);
           return adopt_spelling(*held->second, spelling);
         }
       }
@@ -297,13 +327,14 @@ class process_registry {
         } else {
           file.raced.push_back(opened);
         }
+        if (idle != nullptr) forget_idle(*idle);
         return adopt_spelling(file, spelling);
       }
     }
     std::unique_ptr<file_state> file;
     try {
-      file = fresh_file_state();
       if (holding) files_.reserve(files_.size() + 1);
+      file = idle != nullptr ? wake(*idle) : fresh_file_state();
     } catch (...) {
       close_file(opened);
       throw;
@@ -322,10 +353,15 @@ class process_registry {
         files_.emplace(id, std::move(file));
       } catch (...) {
         close_file(opened);
+        if (idle != nullptr) rest(std::move(file));
         throw;
       }
     } else {
       unidentified_ = std::move(file);
+    }
+    if (idle != nullptr) {
+      ++state.users;  // its spelling still leads here
+      return state;
     }
     return adopt_spelling(state, spelling);
   }
@@ -460,31 +496,79 @@ class process_registry {
     close_file(file.file);
     for (native_file raced : file.raced) close_file(raced);
     file.raced.clear();
-    for (const lock_key& spelling : file.spellings) {
-      spelling_map::node_type node = spellings_.extract(key_view(spelling));
-      if (spare_spellings_.size() < kSpares) {
-        spare_spellings_.push_back(std::move(node));  // reserved
-      }
+    // Only the spelling that opened the file may lead to it once closed:
+    // the others were checked against it only while it was held.
+    while (file.spellings.size() > 1) {
+      drop_spelling(file.spellings.back());
+      file.spellings.pop_back();
     }
-    file.spellings.clear();
     std::unique_ptr<file_state> owned;
     if (file.identified) {
       owned = std::move(files_.extract(file.id).mapped());
     } else {
       owned = std::move(unidentified_);
     }
+    rest(std::move(owned));
+  }
+
+  // Lays a closed file state (no user, one spelling) to rest at the head of
+  // the idle list, so that its spelling reopens it without allocating or
+  // touching spellings_; forgets the oldest idle one beyond kIdleFiles.
+  void rest(std::unique_ptr<file_state> owned) noexcept {
+    file_state& file = *owned;
+    // Back to the initial state; owners, holds and waiters already are.
+    file.identified = false;
+    file.file = invalid_file;
+    file.os = os_mode::none;
+    file.in_transition = false;
+    file.changed_in_transition = false;
+    if (file.spellings.empty()) {
+      // Never reached by a spelling (adopt_spelling() failed): a spare.
+      if (spare_files_.size() < kSpares) {
+        spare_files_.push_back(std::move(owned));  // reserved
+      }
+      return;
+    }
+    owned.release();  // owned by the idle list until wake()
+    file.idle = true;
+    file.newer = nullptr;
+    file.older = idle_newest_;
+    if (idle_newest_ != nullptr) idle_newest_->newer = &file;
+    idle_newest_ = &file;
+    if (idle_oldest_ == nullptr) idle_oldest_ = &file;
+    if (++idle_count_ > kIdleFiles) forget_idle(*idle_oldest_);
+  }
+
+  // Takes a file state out of the idle list and returns it, owned.
+  std::unique_ptr<file_state> wake(file_state& file) noexcept {
+    (file.newer != nullptr ? file.newer->older : idle_newest_) = file.older;
+    (file.older != nullptr ? file.older->newer : idle_oldest_) = file.newer;
+    file.idle = false;
+    file.newer = file.older = nullptr;
+    --idle_count_;
+    return std::unique_ptr<file_state>(&file);
+  }
+
+  // Forgets an idle file state and its spelling; keeps both as spares.
+  void forget_idle(file_state& file) noexcept {
+    std::unique_ptr<file_state> owned = wake(file);
+    for (const lock_key& spelling : file.spellings) drop_spelling(spelling);
+    file.spellings.clear();
     if (spare_files_.size() < kSpares) {
-      // Back to the initial state; owners, holds and waiters already are.
-      file.identified = false;
-      file.file = invalid_file;
-      file.os = os_mode::none;
-      file.in_transition = false;
-      file.changed_in_transition = false;
       spare_files_.push_back(std::move(owned));  // reserved
     }
   }
 
-  // How many released file states and spelling entries are kept for reuse.
+  void drop_spelling(const lock_key& spelling) noexcept {
+    spelling_map::node_type node = spellings_.extract(key_view(spelling));
+    if (spare_spellings_.size() < kSpares) {
+      spare_spellings_.push_back(std::move(node));  // reserved
+    }
+  }
+
+  // How many closed files are kept, with their spelling, for reopening;
+  // and how many spare file states and spelling entries beyond those.
+  static constexpr std::size_t kIdleFiles = 8;
   static constexpr std::size_t kSpares = 8;
 
   mutable std::mutex mutex_;
@@ -494,6 +578,9 @@ class process_registry {
       files_;
   std::unique_ptr<file_state> unidentified_;
   spelling_map spellings_;
+  file_state* idle_newest_ = nullptr;
+  file_state* idle_oldest_ = nullptr;
+  std::size_t idle_count_ = 0;
   std::vector<std::unique_ptr<file_state>> spare_files_;
   std::vector<spelling_map::node_type> spare_spellings_;
   std::vector<std::unique_ptr<file_state>> orphans_;
