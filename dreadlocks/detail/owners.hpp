@@ -34,7 +34,12 @@ class owner_table {
 
   // Counts one more hold of `thread` in the given mode.
   void add(std::thread::id thread, bool shared) {
-    owner* mine = find(thread);
+    // The usual cases first: a first holder, or the only one again.
+    if (owners_.size() == 1 && owners_.front().thread == thread) {
+      ++(shared ? owners_.front().shared : owners_.front().exclusive);
+      return;
+    }
+    owner* mine = owners_.empty() ? nullptr : find(thread);
     if (mine == nullptr) {
       owners_.push_back(owner{thread, 0, 0});
       mine = &owners_.back();
