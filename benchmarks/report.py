@@ -59,6 +59,9 @@ def run(binary, repetitions, min_time):
         "--benchmark_repetitions=%d" % repetitions,
         "--benchmark_report_aggregates_only=true",
         "--benchmark_min_time=%s" % min_time,
+        # Repetitions of all cases in random order, so that a case and its
+        # baseline see the same load over time on a shared machine.
+        "--benchmark_enable_random_interleaving=true",
     ]
     print("running %s" % os.path.basename(binary), file=sys.stderr, flush=True)
     result = subprocess.run(command, check=True, stdout=subprocess.PIPE)
@@ -79,7 +82,7 @@ def time_ns(entry):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repetitions", type=int, default=10)
+    parser.add_argument("--repetitions", type=int, default=12)
     parser.add_argument("--min-time", default="0.1",
                         help="seconds per repetition (--benchmark_min_time)")
     parser.add_argument("--json", help="also write the medians to this file")

@@ -88,17 +88,29 @@ class lock_key {
     shared_path keys[kSize];
     std::size_t next = 0;
 
-    shared_path find(const std::filesystem::path::string_type& text) const
-        noexcept {
-      for (const shared_path& key : keys) {
-        if (key != nullptr && key->path.native() == text) return key;
+    std::size_t last = 0;  // the entry found or added last: tried first
+
+    shared_path find(const std::filesystem::path::string_type& text) noexcept {
+      if (matches(last, text)) return keys[last];
+      for (std::size_t i = 0; i < kSize; ++i) {
+        if (i != last && matches(i, text)) {
+          last = i;
+          return keys[i];
+        }
       }
       return nullptr;
+    }
+
+    bool matches(std::size_t i,
+                 const std::filesystem::path::string_type& text) const
+        noexcept {
+      return keys[i] != nullptr && keys[i]->path.native() == text;
     }
 
     shared_path add(std::filesystem::path&& normal) {
       shared_path key = std::make_shared<const normal_path>(std::move(normal));
       keys[next] = key;
+      last = next;
       next = (next + 1) % kSize;
       return key;
     }

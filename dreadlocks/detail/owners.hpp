@@ -7,7 +7,6 @@
 #ifndef DREADLOCKS_DETAIL_OWNERS_HPP_
 #define DREADLOCKS_DETAIL_OWNERS_HPP_
 
-#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <thread>
@@ -27,19 +26,17 @@ class owner_table {
   // Returns the calling-or-named thread's counts, or nullptr if it holds
   // nothing.
   owner* find(std::thread::id thread) noexcept {
-    auto it = std::find_if(owners_.begin(), owners_.end(),
-                           [&](const owner& o) { return o.thread == thread; });
-    return it == owners_.end() ? nullptr : &*it;
+    // A plain loop: the table has one or two entries, and std::find_if's
+    // unrolled loop costs more than it saves here.
+    for (owner& o : owners_) {
+      if (o.thread == thread) return &o;
+    }
+    return nullptr;
   }
 
   // Counts one more hold of `thread` in the given mode.
   void add(std::thread::id thread, bool shared) {
-    // The usual cases first: a first holder, or the only one again.
-    if (owners_.size() == 1 && owners_.front().thread == thread) {
-      ++(shared ? owners_.front().shared : owners_.front().exclusive);
-      return;
-    }
-    owner* mine = owners_.empty() ? nullptr : find(thread);
+    owner* mine = find(thread);
     if (mine == nullptr) {
       owners_.push_back(owner{thread, 0, 0});
       mine = &owners_.back();

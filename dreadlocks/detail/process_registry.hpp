@@ -67,6 +67,9 @@ class process_registry {
     bool in_transition = false;        // a thread waits in the kernel...
     os_mode transition_to = os_mode::none;  // ...for this mode
     bool changed_in_transition = false;  // a release touched the OS lock
+    // Blocking requests left that wait in the kernel without asking first
+    // (see acquire()); kept while the file is closed and reopened.
+    unsigned skip_asking = 0;
     std::size_t waiters = 0;
     // One of the registry's conditions_, shared with other files (waiters
     // re-check their own file): 8 bytes per file instead of 48.
@@ -147,19 +150,26 @@ class process_registry {
         }
         continue;
       }
-      if (!asked_without_waiting) {
+      if (!asked_without_waiting && file.skip_asking == 0) {
         // Most requests are granted at once: asking without waiting first,
         // under the mutex, spares releasing and retaking it around the
-        // kernel call (one more call only when the lock is contended).
+        // kernel call. Refused, it costs one more call, so after a refusal
+        // the next few requests on the file wait in the kernel at once.
         asked_without_waiting = true;
         const lock_result result =
             set_file_lock(file.file, file.kind, wanted, false);
         if (result.status == lock_status::acquired) {
           file.os = wanted;
-        } else if (result.status != lock_status::would_block) {
+        } else if (result.status == lock_status::would_block) {
+          file.skip_asking = kSkipAskingAfterRefusal;
+        } else {
           settle(file, request, result);
         }
         continue;
+      }
+      if (file.skip_asking != 0 && !asked_without_waiting) {
+        --file.skip_asking;
+        asked_without_waiting = true;
       }
       file.in_transition = true;
       file.transition_to = wanted;
@@ -577,6 +587,7 @@ class process_registry {
   static constexpr std::size_t kIdleFiles = 8;
   static constexpr std::size_t kSpares = 8;
   static constexpr std::size_t kConditions = 16;
+  static constexpr unsigned kSkipAskingAfterRefusal = 8;
 
   mutable std::mutex mutex_;
   std::condition_variable conditions_[kConditions];
