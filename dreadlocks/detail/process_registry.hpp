@@ -37,6 +37,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -256,6 +257,13 @@ class process_registry {
   }
 
   void after_fork() noexcept {
+    // The condition variables are shared by keys, and a parent's thread may
+    // have been waiting on one: the child must not inherit that waiter (a
+    // broadcast would wait for it to leave). Fresh ones, without destroying
+    // the old (undefined with a waiter).
+    for (std::condition_variable& condition : conditions_) {
+      new (&condition) std::condition_variable;
+    }
     const auto orphan = [&](std::unique_ptr<file_state>& file) {
       close_file(file->file);
       for (native_file raced : file->raced) close_file(raced);

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -172,6 +173,13 @@ class thread_registry {
 
   void after_fork() noexcept {
     while (idle_oldest_ != nullptr) evict_oldest();
+    // The condition variables are shared by keys, and a parent's thread may
+    // have been waiting on one: the child must not inherit that waiter (a
+    // broadcast would wait for it to leave). Fresh ones, without destroying
+    // the old (undefined with a waiter).
+    for (std::condition_variable& condition : conditions_) {
+      new (&condition) std::condition_variable;
+    }
     while (!keys_.empty()) {
       map_type::node_type orphan = keys_.extract(keys_.begin());
       orphan.mapped().orphaned = true;
