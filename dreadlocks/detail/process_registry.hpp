@@ -258,9 +258,9 @@ class process_registry {
 
   void after_fork() noexcept {
     // The condition variables are shared by keys, and a parent's thread may
-    // have been waiting on one: the child must not inherit that waiter (a
-    // broadcast would wait for it to leave). Fresh ones, without destroying
-    // the old (undefined with a waiter).
+    // have been waiting on one, which leaves the child's copy undefined
+    // (POSIX). Fresh ones, without destroying the old (undefined with a
+    // waiter).
     for (std::condition_variable& condition : conditions_) {
       new (&condition) std::condition_variable;
     }

@@ -174,9 +174,9 @@ class thread_registry {
   void after_fork() noexcept {
     while (idle_oldest_ != nullptr) evict_oldest();
     // The condition variables are shared by keys, and a parent's thread may
-    // have been waiting on one: the child must not inherit that waiter (a
-    // broadcast would wait for it to leave). Fresh ones, without destroying
-    // the old (undefined with a waiter).
+    // have been waiting on one, which leaves the child's copy undefined
+    // (POSIX). Fresh ones, without destroying the old (undefined with a
+    // waiter).
     for (std::condition_variable& condition : conditions_) {
       new (&condition) std::condition_variable;
     }
