@@ -86,7 +86,11 @@ class basic_path_lock {
   explicit basic_path_lock(const Path& path, lock_options options = {})
       : basic_path_lock(
             lock_key(detail::to_filesystem_path(path), kConstructor), options,
-            lock_request::clock::now(), kConstructor) {}
+            // Only a timeout needs the clock; reading it costs about as
+            // much as an uncontended thread-level cycle.
+            options.timeout ? lock_request::clock::now()
+                            : lock_request::clock::time_point{},
+            kConstructor) {}
 
   // basic_path_lock()
   //

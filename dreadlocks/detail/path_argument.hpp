@@ -29,10 +29,14 @@ inline constexpr bool is_path_argument_v =
     std::is_convertible_v<const T&, std::filesystem::path> ||
     (std::is_class_v<T> && is_detected_v<T, native_path_probe>);
 
-// Converts an accepted argument to std::filesystem::path.
+// Converts an accepted argument to std::filesystem::path; passes a
+// std::filesystem::path through by reference, without a copy.
 template <class T>
-std::filesystem::path to_filesystem_path(const T& path) {
-  if constexpr (std::is_convertible_v<const T&, std::filesystem::path>) {
+decltype(auto) to_filesystem_path(const T& path) {
+  if constexpr (std::is_same_v<T, std::filesystem::path>) {
+    return (path);
+  } else if constexpr (std::is_convertible_v<const T&,
+                                             std::filesystem::path>) {
     return std::filesystem::path(path);
   } else {
     return std::filesystem::path(path.native());

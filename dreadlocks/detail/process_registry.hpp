@@ -16,7 +16,13 @@
 // And it never opens a second descriptor to a file it holds (the POSIX
 // "close releases every lock of the process" trap): a path spelling seen
 // before maps to its file directly, a new one is stat'ed before it is
-// opened.
+// opened while any file is held. While none is, there is nothing a second
+// descriptor could be a second one of: the file is opened straight away and
+// identified (fstat) only once another file has to be compared with it.
+// A file closed with its last release keeps, for a while (the kIdleFiles
+// most recent), its state and the spelling that opened it, so that opening
+// it again through that spelling allocates nothing and skips the spelling
+// index; what it does on the file system is what a new spelling gets.
 
 #ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
@@ -31,12 +37,14 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
 #include "dreadlocks/detail/posix_file.hpp"
 #include "dreadlocks/detail/wait.hpp"
@@ -49,6 +57,7 @@ class process_registry {
  public:
   struct file_state {
     file_id id;
+    bool identified = false;  // `id` is known and the file is in files_
     native_file file;
     lock_kind kind;
     os_mode os = os_mode::none;  // what the kernel holds for this process
@@ -59,12 +68,25 @@ class process_registry {
     bool in_transition = false;        // a thread waits in the kernel...
     os_mode transition_to = os_mode::none;  // ...for this mode
     bool changed_in_transition = false;  // a release touched the OS lock
+    // Blocking requests left that wait in the kernel without asking first
+    // (see acquire()); kept while the file is closed and reopened.
+    unsigned skip_asking = 0;
     std::size_t waiters = 0;
-    std::condition_variable changed;
-    std::vector<std::filesystem::path::string_type> spellings;
+    // One of the registry's conditions_, shared with other files (waiters
+    // re-check their own file): 8 bytes per file instead of 48.
+    std::condition_variable* changed = nullptr;
+    // The keys of spellings_ that lead here; they own the text the views
+    // in spellings_ point to.
+    std::vector<lock_key> spellings;
     std::vector<native_file> raced;  // see locate(); closed with `file`
     bool orphaned = false;  // inherited through fork(); see after_fork()
+    // The idle list (closed, users == 0), most recently released first.
+    bool idle = false;
+    file_state* newer = nullptr;
+    file_state* older = nullptr;
   };
+
+  using spelling_map = std::unordered_map<key_view, file_state*, key_view_hash>;
 
   // instance()
   //
@@ -98,6 +120,7 @@ class process_registry {
     }
     const os_mode wanted = request.shared ? os_mode::shared : os_mode::exclusive;
     auto pause = std::chrono::microseconds(0);
+    bool asked_without_waiting = false;
     while (file.os < wanted) {
       if (file.in_transition) {
         if (!request.may_wait()) {
@@ -107,7 +130,7 @@ class process_registry {
         // Another thread already asks the kernel; wait for its answer
         // rather than queue a second request on the same descriptor.
         ++file.waiters;
-        const bool ended = wait_on(file.changed, lock, request.deadline,
+        const bool ended = wait_on(*file.changed, lock, request.deadline,
                                    [&] { return !file.in_transition; });
         --file.waiters;
         if (!ended) fail_would_block(file, request);
@@ -128,6 +151,27 @@ class process_registry {
         }
         continue;
       }
+      if (!asked_without_waiting && file.skip_asking == 0) {
+        // Most requests are granted at once: asking without waiting first,
+        // under the mutex, spares releasing and retaking it around the
+        // kernel call. Refused, it costs one more call, so after a refusal
+        // the next few requests on the file wait in the kernel at once.
+        asked_without_waiting = true;
+        const lock_result result =
+            set_file_lock(file.file, file.kind, wanted, false);
+        if (result.status == lock_status::acquired) {
+          file.os = wanted;
+        } else if (result.status == lock_status::would_block) {
+          file.skip_asking = kSkipAskingAfterRefusal;
+        } else {
+          settle(file, request, result);
+        }
+        continue;
+      }
+      if (file.skip_asking != 0 && !asked_without_waiting) {
+        --file.skip_asking;
+        asked_without_waiting = true;
+      }
       file.in_transition = true;
       file.transition_to = wanted;
       file.changed_in_transition = false;
@@ -135,7 +179,7 @@ class process_registry {
       lock_result result = set_file_lock(file.file, file.kind, wanted, true);
       lock.lock();
       file.in_transition = false;
-      if (file.waiters != 0) file.changed.notify_all();
+      if (file.waiters != 0) file.changed->notify_all();
       // Other threads may have raised the OS lock meanwhile (never above
       // what we asked: see try_beside_transition()) or dropped it.
       const os_mode granted = std::max(file.os, wanted);
@@ -189,7 +233,7 @@ class process_registry {
   // process-level lock is held or asked for.
   std::size_t open_files() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return files_.size();
+    return files_.size() + (unidentified_ != nullptr ? 1 : 0);
   }
 
  private:
@@ -201,6 +245,9 @@ class process_registry {
   // OS. The mutex is held across fork() so that the child never
   // inherits it locked by a thread that does not exist there.
   process_registry() {
+    // Reserved so that keeping a spare never allocates in a noexcept path.
+    spare_files_.reserve(kSpares);
+    spare_spellings_.reserve(kSpares);
     ::pthread_atfork([] { instance().mutex_.lock(); },
                      [] { instance().mutex_.unlock(); },
                      [] {
@@ -210,14 +257,25 @@ class process_registry {
   }
 
   void after_fork() noexcept {
-    for (auto& [id, file] : files_) {
+    // The condition variables are shared by keys, and a parent's thread may
+    // have been waiting on one, which leaves the child's copy undefined
+    // (POSIX). Fresh ones, without destroying the old (undefined with a
+    // waiter).
+    for (std::condition_variable& condition : conditions_) {
+      new (&condition) std::condition_variable;
+    }
+    const auto orphan = [&](std::unique_ptr<file_state>& file) {
       close_file(file->file);
       for (native_file raced : file->raced) close_file(raced);
       file->file = invalid_file;
       file->raced.clear();
+      file->spellings.clear();
       file->orphaned = true;
       orphans_.push_back(std::move(file));
-    }
+    };
+    while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
+    for (auto& [id, file] : files_) orphan(file);
+    if (unidentified_ != nullptr) orphan(unidentified_);
     files_.clear();
     spellings_.clear();
   }
@@ -237,17 +295,31 @@ class process_registry {
   // of its users.
   file_state& locate(const lock_request& request, lock_kind kind,
                      bool stat_before_open) {
-    const auto& spelling = request.key.native();
-    if (auto known = spellings_.find(spelling); known != spellings_.end()) {
-      ++known->second->users;
-      return *known->second;
+    const lock_key& spelling = request.key;
+    // A closed file that this spelling opened last: reopened below, in its
+    // old state, unless the spelling now names a file we hold.
+    file_state* idle = nullptr;
+    if (auto known = spellings_.find(key_view(spelling));
+        known != spellings_.end()) {
+      file_state& file = *known->second;
+      if (!file.idle) {
+        ++file.users;
+        return file;
+      }
+      idle = &file;
     }
     const char* path = request.key.path().c_str();
+    // Only a file this process holds open could be opened a second time.
+    const bool holding = files_.size() + (unidentified_ != nullptr) != 0;
     file_id id{};
     int error = 0;
-    if (stat_before_open && identify_path(path, id, error)) {
-      if (auto held = files_.find(id); held != files_.end()) {
-        return adopt_spelling(*held->second, spelling);
+    if (holding) {
+      identify_unidentified();
+      if (stat_before_open && identify_path(path, id, error)) {
+        if (auto held = files_.find(id); held != files_.end()) {
+          if (idle != nullptr) forget_idle(*idle);
+          return adopt_spelling(*held->second, spelling);
+        }
       }
     }
     const native_file opened = open_lock_file(path, error);
@@ -256,47 +328,104 @@ class process_registry {
                               std::string(request.operation) +
                                   ": cannot open lock file \"" + path + "\"");
     }
-    if (!identify_file(opened, id, error)) {
-      close_file(opened);
-      throw std::system_error(error, std::generic_category(),
-                              std::string(request.operation) +
-                                  ": cannot stat lock file \"" + path + "\"");
-    }
-    if (auto held = files_.find(id); held != files_.end()) {
-      // The path was renamed onto a file we hold after we looked, or this
-      // spelling was not stat'ed first. Closing `opened` would release a
-      // classic lock of the process; an OFD lock belongs to the other
-      // description and survives.
-      file_state& file = *held->second;
-      if (file.kind == lock_kind::ofd) {
+    if (holding) {
+      if (!identify_file(opened, id, error)) {
         close_file(opened);
-      } else {
-        file.raced.push_back(opened);
+        throw std::system_error(error, std::generic_category(),
+                                std::string(request.operation) +
+                                    ": cannot stat lock file \"" + path +
+                                    "\"");
       }
-      return adopt_spelling(file, spelling);
+      if (auto held = files_.find(id); held != files_.end()) {
+        // The path was renamed onto a file we hold after we looked, or this
+        // spelling was not stat'ed first. Closing `opened` would release a
+        // classic lock of the process; an OFD lock belongs to the other
+        // description and survives.
+        file_state& file = *held->second;
+        if (file.kind == lock_kind::ofd) {
+          close_file(opened);
+        } else {
+          file.raced.push_back(opened);
+        }
+        if (idle != nullptr) forget_idle(*idle);
+        return adopt_spelling(file, spelling);
+      }
     }
-    auto file = std::make_unique<file_state>();
+    std::unique_ptr<file_state> file;
+    try {
+      if (holding) files_.reserve(files_.size() + 1);
+      file = idle != nullptr ? wake(*idle) : fresh_file_state();
+    } catch (...) {
+      close_file(opened);
+      throw;
+    }
     file->id = id;
+    file->identified = holding;
     file->file = opened;
     file->kind = ofd_refused_.load(std::memory_order_relaxed)
                      ? lock_kind::classic
                      : kind;
     file_state& state = *file;
-    try {
-      files_.emplace(id, std::move(file));
-    } catch (...) {
-      close_file(opened);
-      throw;
+    if (holding) {
+      // Reserved above: the node is allocated before `file` is moved, and
+      // no rehash follows, so a throw leaves `file` (and `opened`) here.
+      try {
+        files_.emplace(id, std::move(file));
+      } catch (...) {
+        close_file(opened);
+        if (idle != nullptr) rest(std::move(file));
+        throw;
+      }
+    } else {
+      unidentified_ = std::move(file);
+    }
+    if (idle != nullptr) {
+      ++state.users;  // its spelling still leads here
+      return state;
     }
     return adopt_spelling(state, spelling);
   }
 
-  file_state& adopt_spelling(file_state& file,
-                             const std::filesystem::path::string_type& spelling) {
+  // Gives the file opened while nothing else was held its (device, inode),
+  // so that a new spelling can be compared with it. If fstat fails (only
+  // if the user closed native_handle()), it stays unidentified.
+  void identify_unidentified() {
+    if (unidentified_ == nullptr) return;
+    file_id id{};
+    int error = 0;
+    if (!identify_file(unidentified_->file, id, error)) return;
+    files_.reserve(files_.size() + 1);  // may throw; then nothing changed
+    unidentified_->id = id;
+    unidentified_->identified = true;
+    files_.emplace(id, std::move(unidentified_));
+  }
+
+  // Returns a file state in its initial state, a spare one if any.
+  std::unique_ptr<file_state> fresh_file_state() {
+    if (spare_files_.empty()) {
+      auto file = std::make_unique<file_state>();
+      file->changed = &conditions_[next_condition_++ % kConditions];
+      return file;
+    }
+    std::unique_ptr<file_state> file = std::move(spare_files_.back());
+    spare_files_.pop_back();
+    return file;
+  }
+
+  file_state& adopt_spelling(file_state& file, const lock_key& spelling) {
     ++file.users;
     try {
-      file.spellings.push_back(spelling);
-      spellings_.emplace(spelling, &file);
+      file.spellings.reserve(file.spellings.size() + 1);
+      if (spare_spellings_.empty()) {
+        spellings_.emplace(key_view(spelling), &file);
+      } else {
+        spelling_map::node_type node = std::move(spare_spellings_.back());
+        spare_spellings_.pop_back();
+        node.key() = key_view(spelling);
+        node.mapped() = &file;
+        spellings_.insert(std::move(node));
+      }
+      file.spellings.push_back(spelling);  // reserved: cannot throw
     } catch (...) {
       abandon(file);
       throw;
@@ -382,7 +511,7 @@ class process_registry {
   // forgets the file and its spellings.
   void abandon(file_state& file) noexcept {
     if (--file.users != 0) {
-      if (file.waiters != 0) file.changed.notify_all();
+      if (file.waiters != 0) file.changed->notify_all();
       return;
     }
     if (file.os != os_mode::none) {
@@ -390,15 +519,98 @@ class process_registry {
     }
     close_file(file.file);
     for (native_file raced : file.raced) close_file(raced);
-    for (const auto& spelling : file.spellings) spellings_.erase(spelling);
-    files_.erase(file.id);
+    file.raced.clear();
+    // Only the spelling that opened the file may lead to it once closed:
+    // the others were checked against it only while it was held.
+    while (file.spellings.size() > 1) {
+      drop_spelling(file.spellings.back());
+      file.spellings.pop_back();
+    }
+    std::unique_ptr<file_state> owned;
+    if (file.identified) {
+      owned = std::move(files_.extract(file.id).mapped());
+    } else {
+      owned = std::move(unidentified_);
+    }
+    rest(std::move(owned));
   }
 
+  // Lays a closed file state (no user, one spelling) to rest at the head of
+  // the idle list, so that its spelling reopens it without allocating or
+  // touching spellings_; forgets the oldest idle one beyond kIdleFiles.
+  void rest(std::unique_ptr<file_state> owned) noexcept {
+    file_state& file = *owned;
+    // Back to the initial state; owners, holds and waiters already are.
+    file.identified = false;
+    file.file = invalid_file;
+    file.os = os_mode::none;
+    file.in_transition = false;
+    file.changed_in_transition = false;
+    if (file.spellings.empty()) {
+      // Never reached by a spelling (adopt_spelling() failed): a spare.
+      if (spare_files_.size() < kSpares) {
+        spare_files_.push_back(std::move(owned));  // reserved
+      }
+      return;
+    }
+    owned.release();  // owned by the idle list until wake()
+    file.idle = true;
+    file.newer = nullptr;
+    file.older = idle_newest_;
+    if (idle_newest_ != nullptr) idle_newest_->newer = &file;
+    idle_newest_ = &file;
+    if (idle_oldest_ == nullptr) idle_oldest_ = &file;
+    if (++idle_count_ > kIdleFiles) forget_idle(*idle_oldest_);
+  }
+
+  // Takes a file state out of the idle list and returns it, owned.
+  std::unique_ptr<file_state> wake(file_state& file) noexcept {
+    (file.newer != nullptr ? file.newer->older : idle_newest_) = file.older;
+    (file.older != nullptr ? file.older->newer : idle_oldest_) = file.newer;
+    file.idle = false;
+    file.newer = file.older = nullptr;
+    --idle_count_;
+    return std::unique_ptr<file_state>(&file);
+  }
+
+  // Forgets an idle file state and its spelling; keeps both as spares.
+  void forget_idle(file_state& file) noexcept {
+    std::unique_ptr<file_state> owned = wake(file);
+    for (const lock_key& spelling : file.spellings) drop_spelling(spelling);
+    file.spellings.clear();
+    if (spare_files_.size() < kSpares) {
+      spare_files_.push_back(std::move(owned));  // reserved
+    }
+  }
+
+  void drop_spelling(const lock_key& spelling) noexcept {
+    spelling_map::node_type node = spellings_.extract(key_view(spelling));
+    if (spare_spellings_.size() < kSpares) {
+      spare_spellings_.push_back(std::move(node));  // reserved
+    }
+  }
+
+  // How many closed files are kept, with their spelling, for reopening;
+  // and how many spare file states and spelling entries beyond those.
+  static constexpr std::size_t kIdleFiles = 8;
+  static constexpr std::size_t kSpares = 8;
+  static constexpr std::size_t kConditions = 16;
+  static constexpr unsigned kSkipAskingAfterRefusal = 8;
+
   mutable std::mutex mutex_;
+  std::condition_variable conditions_[kConditions];
+  std::size_t next_condition_ = 0;
+  // The open files: identified ones by (device, inode), and at most one
+  // opened while no other file was (see locate()).
   std::unordered_map<file_id, std::unique_ptr<file_state>, file_id_hash>
       files_;
-  std::unordered_map<std::filesystem::path::string_type, file_state*>
-      spellings_;
+  std::unique_ptr<file_state> unidentified_;
+  spelling_map spellings_;
+  file_state* idle_newest_ = nullptr;
+  file_state* idle_oldest_ = nullptr;
+  std::size_t idle_count_ = 0;
+  std::vector<std::unique_ptr<file_state>> spare_files_;
+  std::vector<spelling_map::node_type> spare_spellings_;
   std::vector<std::unique_ptr<file_state>> orphans_;
   std::atomic<bool> ofd_refused_{false};
 };

@@ -3,9 +3,12 @@
 // The in-process keyed shared/exclusive lock behind shareable_thread_lock:
 // one entry per key that is held or asked for, with per-thread ownership
 // counts so that reentrancy, mode changes when nesting and upgrade deadlocks
-// can be told apart. Entries are reference-counted and erased when their
-// last user leaves, so memory follows the keys in use, not the keys ever
-// used.
+// can be told apart. Entries are reference-counted; when the last user
+// leaves, an entry rests in a short idle list (the kIdleEntries most
+// recently released) for the next acquisition of the same key, and the
+// oldest idle one is erased. So memory follows the keys in use plus a
+// constant, not the keys ever used, and an uncontended lock-unlock cycle
+// neither allocates nor frees.
 
 #ifndef DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
@@ -14,12 +17,15 @@
 
 #include <condition_variable>
 #include <cstddef>
-#include <filesystem>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
 #include "dreadlocks/detail/wait.hpp"
 #include "dreadlocks/errors.hpp"
@@ -30,17 +36,23 @@ namespace dreadlocks::detail {
 class thread_registry {
  public:
   struct key_state {
-    std::size_t users = 0;    // holds and requests in flight; erased at 0
+    std::size_t users = 0;    // holds and requests in flight; idle at 0
     std::thread::id writer;   // the thread holding exclusive, or none
     owner_table owners;
     bool upgrade_pending = false;  // a shared owner waits to be the only one
     std::size_t waiters = 0;
-    std::condition_variable changed;
+    // One of the registry's conditions_, chosen by the key's hash.
+    std::condition_variable* changed = nullptr;
     bool orphaned = false;  // inherited through fork(); see after_fork()
+    // The idle list (users == 0), most recently released first.
+    bool idle = false;
+    std::pair<const key_view, key_state>* newer = nullptr;
+    std::pair<const key_view, key_state>* older = nullptr;
+    // Owns the text the entry's key_view points to.
+    std::optional<lock_key> key;
   };
 
-  using map_type =
-      std::unordered_map<std::filesystem::path::string_type, key_state>;
+  using map_type = std::unordered_map<key_view, key_state, key_view_hash>;
   using entry = map_type::value_type;
 
   // instance()
@@ -59,10 +71,15 @@ class thread_registry {
   // recursive_deadlock_error or acquiring_thread_level_lock_would_block_error
   // and then leaves no trace.
   entry& acquire(const lock_request& request) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    entry& node = *keys_.try_emplace(request.key.native()).first;
+    std::unique_lock<std::mutex> lock = lock_registry(mutex_);
+    const auto [found, added] = keys_.try_emplace(key_view(request.key));
+    entry& node = *found;
     key_state& state = node.second;
-    ++state.users;
+    if (added) {
+      state.key.emplace(request.key);
+      state.changed = &conditions_[request.key.hash() % kConditions];
+    }
+    if (state.users++ == 0 && state.idle) wake(node);
     const std::thread::id self = std::this_thread::get_id();
 
     if (owner* mine = state.owners.find(self)) {
@@ -97,16 +114,26 @@ class thread_registry {
   // Gives back one hold of `mode` taken by thread `holder` through acquire().
   // Never blocks on anything but the registry mutex; never throws.
   void release(entry& node, std::thread::id holder, bool shared) noexcept {
-    std::lock_guard<std::mutex> lock(mutex_);
-    key_state& state = node.second;
-    if (state.owners.remove(holder, shared) == 0 && !shared) {
-      state.writer = std::thread::id();
+    std::condition_variable* changed = nullptr;
+    {
+      const std::unique_lock<std::mutex> lock = lock_registry(mutex_);
+      key_state& state = node.second;
+      if (state.owners.remove(holder, shared) == 0 && !shared) {
+        state.writer = std::thread::id();
+      }
+      if (state.orphaned) {
+        forget_orphan(state);
+        return;
+      }
+      if (--state.users == 0) {
+        rest(node);
+      } else if (state.waiters != 0) {
+        changed = state.changed;
+      }
     }
-    if (state.orphaned) {
-      forget_orphan(state);
-      return;
-    }
-    abandon(node);
+    // Notified once the mutex is free, so that a woken waiter does not
+    // block on it straight away; conditions_ outlive every entry.
+    if (changed != nullptr) changed->notify_all();
   }
 
   // size()
@@ -114,8 +141,19 @@ class thread_registry {
   // Returns the number of keys held or asked for; 0 when nothing is in use.
   std::size_t size() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return keys_.size();
+    return keys_.size() - idle_count_;
   }
+
+  // How many released entries are kept for reuse at most. A few cover the
+  // common patterns (one key cycled, a handful of keys in turn) at a few
+  // hundred bytes each.
+  static constexpr std::size_t kIdleEntries = 32;
+
+  // How many condition variables the keys share. Keys with one condition
+  // wake each other's waiters, who check their own key and wait again;
+  // sharing saves 40 bytes per key and lets a release notify after
+  // unlocking without the key's entry having to outlive the notification.
+  static constexpr std::size_t kConditions = 64;
 
  private:
   // A forked child is a new process and holds no locks, not even those of
@@ -134,6 +172,14 @@ class thread_registry {
   }
 
   void after_fork() noexcept {
+    while (idle_oldest_ != nullptr) evict_oldest();
+    // The condition variables are shared by keys, and a parent's thread may
+    // have been waiting on one, which leaves the child's copy undefined
+    // (POSIX). Fresh ones, without destroying the old (undefined with a
+    // waiter).
+    for (std::condition_variable& condition : conditions_) {
+      new (&condition) std::condition_variable;
+    }
     while (!keys_.empty()) {
       map_type::node_type orphan = keys_.extract(keys_.begin());
       orphan.mapped().orphaned = true;
@@ -159,7 +205,7 @@ class thread_registry {
     if (ready()) return true;
     if (!request.may_wait()) return false;
     ++state.waiters;
-    const bool ok = wait_on(state.changed, lock, request.deadline, ready);
+    const bool ok = wait_on(*state.changed, lock, request.deadline, ready);
     --state.waiters;
     return ok;
   }
@@ -199,19 +245,56 @@ class thread_registry {
         refusal_reason(request));
   }
 
-  // Drops one user of the key; the last one erases it. Notifies waiters,
-  // whose condition may have changed with the caller's hold or request.
+  // Drops one user of the key; the last one lays it to rest in the idle
+  // list. Notifies waiters, whose condition may have changed with the
+  // caller's hold or request.
   void abandon(entry& node) noexcept {
     key_state& state = node.second;
     if (--state.users == 0) {
-      keys_.erase(keys_.find(node.first));
+      rest(node);
     } else if (state.waiters != 0) {
-      state.changed.notify_all();
+      state.changed->notify_all();
     }
   }
 
+  // Puts an entry nobody uses (and so in its initial state: no owner, no
+  // writer, no waiter) at the head of the idle list; erases the oldest idle
+  // entry beyond kIdleEntries.
+  void rest(entry& node) noexcept {
+    key_state& state = node.second;
+    state.idle = true;
+    state.newer = nullptr;
+    state.older = idle_newest_;
+    if (idle_newest_ != nullptr) idle_newest_->second.newer = &node;
+    idle_newest_ = &node;
+    if (idle_oldest_ == nullptr) idle_oldest_ = &node;
+    if (++idle_count_ > kIdleEntries) evict_oldest();
+  }
+
+  // Takes an idle entry out of the idle list: it is in use again.
+  void wake(entry& node) noexcept {
+    key_state& state = node.second;
+    (state.newer != nullptr ? state.newer->second.older : idle_newest_) =
+        state.older;
+    (state.older != nullptr ? state.older->second.newer : idle_oldest_) =
+        state.newer;
+    state.idle = false;
+    state.newer = state.older = nullptr;
+    --idle_count_;
+  }
+
+  void evict_oldest() noexcept {
+    entry& oldest = *idle_oldest_;
+    wake(oldest);
+    keys_.erase(keys_.find(oldest.first));
+  }
+
   mutable std::mutex mutex_;
+  std::condition_variable conditions_[kConditions];
   map_type keys_;
+  entry* idle_newest_ = nullptr;
+  entry* idle_oldest_ = nullptr;
+  std::size_t idle_count_ = 0;
   std::vector<map_type::node_type> orphans_;
 };
 

@@ -14,6 +14,21 @@
 
 namespace dreadlocks::detail {
 
+// Locks a registry mutex, trying a little while before sleeping. Registry
+// sections last a few hundred instructions, so a thread that finds the
+// mutex taken usually gets it within a few tries; going to sleep at once
+// would cost two system calls (sleep and wake-up) per collision, which is
+// what contended hand-offs between threads are made of.
+inline std::unique_lock<std::mutex> lock_registry(std::mutex& mutex) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    if (mutex.try_lock()) return std::unique_lock<std::mutex>(mutex, std::adopt_lock);
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  return std::unique_lock<std::mutex>(mutex);
+}
+
 // Waits until `ready()` or `deadline`; returns whether `ready()` holds.
 template <class Ready>
 bool wait_on(std::condition_variable& changed,

@@ -1,0 +1,74 @@
+// benchmarks/bench_support.hpp
+//
+// What the benchmark binaries share: a scratch directory for lock files and
+// the raw system-call sequence that the process-level cases are measured
+// against.
+
+#ifndef DREADLOCKS_BENCHMARKS_BENCH_SUPPORT_HPP_
+#define DREADLOCKS_BENCHMARKS_BENCH_SUPPORT_HPP_
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace dreadlocks_bench {
+
+// Returns a directory of this process's own, created on first use under
+// $TMPDIR (else /tmp) and removed when the process exits normally.
+inline const std::filesystem::path& scratch_dir() {
+  struct dir {
+    std::filesystem::path path;
+    dir() {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string pattern =
+          std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+          "/dreadlocks-bench.XXXXXX";
+      if (::mkdtemp(pattern.data()) == nullptr) {
+        throw std::system_error(errno, std::generic_category(), pattern);
+      }
+      // The lexically normal absolute form: the key the library would make.
+      path = std::filesystem::absolute(pattern).lexically_normal();
+    }
+    ~dir() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  };
+  static const dir scratch;
+  return scratch.path;
+}
+
+// Returns the path of lock file `name` in the scratch directory, created
+// (empty) so that every case finds it existing, as Boost's file_lock needs.
+inline std::filesystem::path lock_file(const std::string& name) {
+  std::filesystem::path path = scratch_dir() / name;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), path);
+  ::close(fd);
+  return path;
+}
+
+// The sequence a hand-written lock would make, the baseline of the
+// process-level cases: open, lock (waiting), unlock, close. Returns false
+// if a call failed.
+inline bool raw_ofd_cycle(const char* path, bool shared) noexcept {
+  const int fd = ::open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
+  if (fd < 0) return false;
+  struct ::flock request {};
+  request.l_type = shared ? F_RDLCK : F_WRLCK;
+  request.l_whence = SEEK_SET;
+  bool ok = ::fcntl(fd, F_OFD_SETLKW, &request) == 0;
+  request.l_type = F_UNLCK;
+  ok = ::fcntl(fd, F_OFD_SETLK, &request) == 0 && ok;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace dreadlocks_bench
+
+#endif  // DREADLOCKS_BENCHMARKS_BENCH_SUPPORT_HPP_

@@ -1,0 +1,93 @@
+// benchmarks/profile_cycles.cpp
+//
+// Runs one benchmark case a fixed number of times, for callgrind, which
+// counts instructions repeatably however loaded the machine is:
+//
+//   valgrind --tool=callgrind bazel-bin/benchmarks/profile_cycles CASE COUNT
+//
+// Instructions per cycle = (Ir at COUNT - Ir at 0) / COUNT; profile_cycles.sh
+// does that for every case.
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "benchmarks/bench_support.hpp"
+#include "dreadlocks/dreadlocks.hpp"
+
+namespace {
+
+dreadlocks::lock_options options(bool shared, bool reentrant = false) {
+  dreadlocks::lock_options result;
+  result.shared = shared;
+  result.reentrant = reentrant;
+  return result;
+}
+
+template <class Lock>
+void cycle(const std::filesystem::path& path, bool shared, long count) {
+  for (long i = 0; i < count; ++i) Lock lock(path, options(shared));
+}
+
+template <class Lock>
+void nested(const std::filesystem::path& path, bool outer_shared,
+            bool inner_shared, long count) {
+  const Lock outer(path, options(outer_shared));
+  for (long i = 0; i < count; ++i) {
+    Lock inner(path, options(inner_shared, true));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s CASE COUNT\n", argv[0]);
+    return 2;
+  }
+  using namespace dreadlocks;
+  const auto path = dreadlocks_bench::lock_file("profile.lock");
+  const long count = std::strtol(argv[2], nullptr, 10);
+  const std::map<std::string, std::function<void()>> cases = {
+      {"thread_level", [&] { cycle<thread_level_path_lock>(path, false, count); }},
+      {"process_level", [&] { cycle<process_level_path_lock>(path, false, count); }},
+      {"path_lock", [&] { cycle<path_lock>(path, false, count); }},
+      {"raw_ofd",
+       [&] {
+         for (long i = 0; i < count; ++i) {
+           dreadlocks_bench::raw_ofd_cycle(path.c_str(), false);
+         }
+       }},
+      {"guarded_map",
+       [&] {
+         std::mutex mutex;
+         std::unordered_map<std::string, std::shared_mutex> map;
+         for (long i = 0; i < count; ++i) {
+           std::shared_mutex* entry;
+           {
+             std::lock_guard<std::mutex> lock(mutex);
+             entry = &map.try_emplace(path.native()).first->second;
+           }
+           entry->lock();
+           entry->unlock();
+         }
+       }},
+      {"path_lock_nested", [&] { nested<path_lock>(path, false, false, count); }},
+      {"thread_level_nested",
+       [&] { nested<thread_level_path_lock>(path, false, false, count); }},
+  };
+  const auto found = cases.find(argv[1]);
+  if (found == cases.end()) {
+    std::fprintf(stderr, "unknown case %s\n", argv[1]);
+    return 2;
+  }
+  found->second();
+  return 0;
+}

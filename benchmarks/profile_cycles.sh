@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Instructions per lock-unlock cycle of each case, counted by callgrind:
+#   tools/bazel build -c opt //benchmarks:profile_cycles
+#   benchmarks/profile_cycles.sh bazel-bin/benchmarks/profile_cycles
+set -euo pipefail
+binary=$1
+count=${2:-20000}
+instructions() {
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$binary" "$1" "$2" 2>&1 |
+    awk '/Collected :/ { print $4 }'
+}
+for case in guarded_map thread_level process_level path_lock raw_ofd path_lock_nested thread_level_nested; do
+  base=$(instructions "$case" 0)
+  total=$(instructions "$case" "$count")
+  printf '%-22s %8d instructions per cycle\n' "$case" $(((total - base) / count))
+done

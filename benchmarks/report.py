@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Medians of the dreadlocks benchmarks and their ratios against baselines.
+
+Runs each benchmark binary with --benchmark_repetitions and JSON output,
+takes the median of each case, and prints one table (Markdown) pairing each
+case with the baseline it is judged against in issue 4, with the target.
+
+    tools/bazel run -c opt //benchmarks:report
+    tools/bazel run -c opt //benchmarks:report -- --repetitions=20 --json=out.json
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+# (case, baseline, what is compared, target). "time": ratio of real times,
+# lower is better, target is a maximum; "rate": ratio of items_per_second,
+# higher is better, target is a minimum; "self": ratio against another
+# number of held locks.
+PAIRS = [
+    ("BM_thread_level_path_lock/shared:0", "BM_baseline_guarded_map/shared:0", "time", 1.5),
+    ("BM_thread_level_path_lock/shared:1", "BM_baseline_guarded_map/shared:1", "time", 1.5),
+    ("BM_thread_level_path_lock/shared:0", "BM_baseline_shared_mutex/shared:0", "time", None),
+    ("BM_thread_level_path_lock/shared:1", "BM_baseline_shared_mutex/shared:1", "time", None),
+    ("BM_process_level_path_lock/shared:0", "BM_baseline_raw_ofd/shared:0", "time", 1.10),
+    ("BM_process_level_path_lock/shared:1", "BM_baseline_raw_ofd/shared:1", "time", 1.10),
+    ("BM_path_lock/shared:0", "BM_baseline_raw_ofd/shared:0", "time", 1.15),
+    ("BM_path_lock/shared:1", "BM_baseline_raw_ofd/shared:1", "time", 1.15),
+    ("BM_process_level_path_lock/shared:0", "BM_baseline_boost_file_lock/shared:0", "time", None),
+    ("BM_path_lock/shared:0", "BM_baseline_boost_file_lock/shared:0", "time", None),
+    ("BM_path_lock_nested/outer_shared:0/inner_shared:0",
+     "BM_thread_level_path_lock_nested/outer_shared:0/inner_shared:0", "time", 1.5),
+    ("BM_path_lock_nested/outer_shared:0/inner_shared:1",
+     "BM_thread_level_path_lock_nested/outer_shared:0/inner_shared:1", "time", 1.5),
+    ("BM_path_lock_nested/outer_shared:1/inner_shared:1",
+     "BM_thread_level_path_lock_nested/outer_shared:1/inner_shared:1", "time", 1.5),
+] + [
+    ("BM_thread_level_path_lock_handoff/real_time/threads:%d" % n,
+     "BM_baseline_shared_mutex_handoff/real_time/threads:%d" % n, "rate", 0.8)
+    for n in (2, 4, 8)
+] + [
+    ("BM_path_lock_processes/real_time", "BM_baseline_raw_ofd_processes/real_time", "rate", 0.8),
+    ("BM_process_level_path_lock_processes/real_time",
+     "BM_baseline_raw_ofd_processes/real_time", "rate", 0.8),
+] + [
+    ("BM_%s_held/held:%d" % (kind, n), "BM_%s_held/held:1" % kind, "time", 1.2)
+    for kind in ("thread_level_path_lock", "process_level_path_lock", "path_lock")
+    for n in (100, 10000)
+]
+
+
+def run(binary, repetitions, min_time):
+    """Returns {case name: median aggregate} of one benchmark binary."""
+    command = [
+        binary,
+        "--benchmark_format=json",
+        "--benchmark_repetitions=%d" % repetitions,
+        "--benchmark_report_aggregates_only=true",
+        "--benchmark_min_time=%s" % min_time,
+        # Repetitions of all cases in random order, so that a case and its
+        # baseline see the same load over time on a shared machine.
+        "--benchmark_enable_random_interleaving=true",
+    ]
+    print("running %s" % os.path.basename(binary), file=sys.stderr, flush=True)
+    result = subprocess.run(command, check=True, stdout=subprocess.PIPE)
+    report = json.loads(result.stdout)
+    medians = {}
+    for entry in report["benchmarks"]:
+        if entry.get("aggregate_name") == "median":
+            medians[entry["run_name"]] = entry
+    return report["context"], medians
+
+
+def time_ns(entry):
+    # CPU time of the benchmarking thread: on a shared machine it counts
+    # what the case costs, not the time other processes held the CPU.
+    scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[entry["time_unit"]]
+    return entry["cpu_time"] * scale
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repetitions", type=int, default=12)
+    parser.add_argument("--min-time", default="0.1",
+                        help="seconds per repetition (--benchmark_min_time)")
+    parser.add_argument("--json", help="also write the medians to this file")
+    parser.add_argument("binaries", nargs="+")
+    args = parser.parse_args()
+
+    medians = {}
+    context = None
+    for binary in args.binaries:
+        context, found = run(binary, args.repetitions, args.min_time)
+        medians.update(found)
+
+    load = os.getloadavg()
+    print("\nMedians of %d repetitions; %d CPUs; load average %.2f %.2f %.2f\n"
+          % (args.repetitions, context["num_cpus"], *load))
+    print("| case | median | baseline | median | ratio | target | met |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | :---: |")
+    failures = 0
+    for case, baseline, kind, target in PAIRS:
+        if case not in medians or baseline not in medians:
+            print("| %s | missing | %s | | | | |" % (case, baseline))
+            continue
+        a, b = medians[case], medians[baseline]
+        if kind == "rate":
+            av, bv = a["items_per_second"], b["items_per_second"]
+            ratio = av / bv
+            shown = ("%.3g/s" % av, "%.3g/s" % bv)
+            met = target is None or ratio >= target
+            goal = "" if target is None else ">= %.2f" % target
+        else:
+            av, bv = time_ns(a), time_ns(b)
+            ratio = av / bv
+            shown = ("%.1f ns" % av, "%.1f ns" % bv)
+            met = target is None or ratio <= target
+            goal = "" if target is None else "<= %.2f" % target
+        failures += not met
+        mark = "" if target is None else ("yes" if met else "**no**")
+        print("| %s | %s | %s | %s | %.2f | %s | %s |"
+              % (case, shown[0], baseline, shown[1], ratio, goal, mark))
+
+    print("\n| held locks | heap bytes per held lock | of which the key | of which the registries | target |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, entry in medians.items():
+        if "bytes_per_held_lock" in entry:
+            print("| %s | %.0f | %.0f | %.0f | <= 512 |" % (
+                name, entry["bytes_per_held_lock"], entry["key_bytes_per_lock"],
+                entry["registry_bytes_per_lock"]))
+
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(medians, out, indent=1)
+    print("\n%d target(s) missed" % failures)
+
+
+if __name__ == "__main__":
+    main()

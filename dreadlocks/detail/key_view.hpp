@@ -1,0 +1,39 @@
+// dreadlocks/detail/key_view.hpp
+//
+// How the registries index keys: by the text of a lock_key and the hash it
+// computed once, so that a lookup neither hashes nor copies the path.
+
+#ifndef DREADLOCKS_DETAIL_KEY_VIEW_HPP_
+#define DREADLOCKS_DETAIL_KEY_VIEW_HPP_
+
+#include <cstddef>
+#include <filesystem>
+
+#include "dreadlocks/lock_request.hpp"
+
+namespace dreadlocks::detail {
+
+// A key's text and hash. The text belongs to a lock_key that whoever keeps
+// the view keeps alive (the registry entry holds a copy of the key).
+struct key_view {
+  const std::filesystem::path::string_type* text;
+  std::size_t hash;
+
+  explicit key_view(const lock_key& key) noexcept
+      : text(&key.native()), hash(key.hash()) {}
+
+  bool operator==(const key_view& other) const noexcept {
+    // Keys made by one thread share their text: equal pointers are common.
+    return hash == other.hash && (text == other.text || *text == *other.text);
+  }
+};
+
+struct key_view_hash {
+  std::size_t operator()(const key_view& key) const noexcept {
+    return key.hash;
+  }
+};
+
+}  // namespace dreadlocks::detail
+
+#endif  // DREADLOCKS_DETAIL_KEY_VIEW_HPP_
