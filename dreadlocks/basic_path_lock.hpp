@@ -147,10 +147,21 @@ class basic_path_lock {
   // Releases the process level, then the thread level. Does nothing if the
   // guard owns nothing (already unlocked, or moved from). Never throws.
   void unlock() noexcept {
+#if defined(__GNUC__) && !defined(__clang__)
+    // GCC (12, -O1, sanitizers) can inline a whole guard into its user's
+    // std::optional and then warn that the members read here "may be used
+    // uninitialized" on paths where the optional is empty. A false positive
+    // under -Werror in the user's build; silenced for these reads only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
     if (!owns_) return;
     owns_ = false;
     ProcessPolicy::release(process_hold_);
     ThreadPolicy::release(thread_hold_);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
   }
 
   // owns_lock()
