@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 
 #include "dreadlocks/dreadlocks.hpp"
 
@@ -31,7 +32,8 @@ dreadlocks::lock_options nested(bool shared) {
 // takes `iterations` nested locks in each mode the outer hold covers (the
 // same mode; shared inside exclusive), through path_lock and
 // process_level_path_lock. Returns false if a nested lock did not own it.
-bool nest(const char* path, bool outer_shared, long iterations) {
+bool nest(const std::filesystem::path& path, bool outer_shared,
+          long iterations) {
   dreadlocks::lock_options outer_options;
   outer_options.shared = outer_shared;
   const dreadlocks::path_lock outer(path, outer_options);
@@ -66,7 +68,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s LOCK_FILE [ITERATIONS]\n", argv[0]);
     return 2;
   }
-  const char* path = argv[1];
+  // A std::filesystem::path, as a program that locks a path repeatedly
+  // keeps it: a C string would be converted (allocated) on every call,
+  // which is no system call either, except that ASan's quarantine then
+  // maps fresh memory now and then.
+  const std::filesystem::path path = argv[1];
   const long iterations = argc > 2 ? std::strtol(argv[2], nullptr, 10) : 1000;
   try {
     const bool ok = nest(path, false, iterations) && nest(path, true, iterations);
