@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <atomic>
 #include <barrier>
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
@@ -32,6 +31,7 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/contention.hpp"
 #include "tests/support/proc_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
@@ -56,16 +56,7 @@ using process_excluding =
     boost::mpl::list<dreadlocks::multi_path_lock,
                      dreadlocks::process_level_multi_path_lock>;
 
-template <class L>
-inline constexpr bool excludes_threads =
-    dlt::excludes_threads_v<typename L::guard_type>;
-template <class L>
-inline constexpr bool excludes_processes =
-    dlt::excludes_processes_v<typename L::guard_type>;
-
 constexpr auto kShortTimeout = 300ms;
-constexpr auto kMargin = 2s;
-constexpr auto kAtOnce = 200ms;
 constexpr int kRounds = 500;
 
 // Stays inside a critical section a little while (a busy wait of ~20 us),
@@ -86,8 +77,9 @@ fs::path fresh_dir(const std::string& stem) {
   return dir;
 }
 
-// The paths a.lock, b.lock, ... in `dir`.
-std::vector<fs::path> files_in(const fs::path& dir, int count) {
+// The paths a.lock, b.lock, ... (`count` of them) in a fresh_dir(stem).
+std::vector<fs::path> fresh_files(const std::string& stem, int count) {
+  const fs::path dir = fresh_dir(stem);
   std::vector<fs::path> files;
   for (int i = 0; i < count; ++i) {
     files.push_back(dir /
@@ -101,13 +93,6 @@ std::vector<fs::path> guard_paths(const L& lock) {
   std::vector<fs::path> paths;
   for (const auto& guard : lock.guards()) paths.push_back(guard.path());
   return paths;
-}
-
-void check_timed(steady::duration elapsed, std::chrono::milliseconds timeout) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
-  BOOST_TEST(elapsed >= timeout, "waited only " << ms << " ms");
-  BOOST_TEST(elapsed < timeout + kMargin, "waited " << ms << " ms");
 }
 
 // Tries L over `files` with `options`, expecting the would-block error of
@@ -215,8 +200,8 @@ BOOST_AUTO_TEST_SUITE(order)
 BOOST_AUTO_TEST_CASE_TEMPLATE(sorted_and_folded, L, all_multi) {
   dlt::watchdog dog("sorted_and_folded", 20s);
   const auto empty = dlt::holdings_now();
-  const auto dir = fresh_dir("order");
-  const auto f = files_in(dir, 3);
+  const auto f = fresh_files("order", 3);
+  const auto dir = f[0].parent_path();
   const std::vector<fs::path> keys = {dlt::key_of(f[0]), dlt::key_of(f[1]),
                                       dlt::key_of(f[2])};
   {
@@ -225,8 +210,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(sorted_and_folded, L, all_multi) {
     BOOST_TEST(lock.owns_lock());
     BOOST_TEST(guard_paths(lock) == keys, boost::test_tools::per_element());
     const auto held = dlt::holdings_now();
-    if (excludes_threads<L>) BOOST_TEST(held.thread_keys == 3u);
-    if (excludes_processes<L>) BOOST_TEST(held.open_files == 3u);
+    if (dlt::excludes_other_threads<L>) BOOST_TEST(held.thread_keys == 3u);
+    if (dlt::excludes_other_processes<L>) BOOST_TEST(held.open_files == 3u);
   }
   BOOST_TEST(dlt::holdings_now() == empty);
   // Other range types and spellings.
@@ -319,8 +304,7 @@ BOOST_AUTO_TEST_SUITE(all_or_nothing)
 BOOST_AUTO_TEST_CASE_TEMPLATE(another_thread_holds_one, L, thread_excluding) {
   dlt::watchdog dog("another_thread_holds_one", 25s);
   const auto empty = dlt::holdings_now();
-  const auto dir = fresh_dir("aon-thread");
-  const auto f = files_in(dir, 3);
+  const auto f = fresh_files("aon-thread", 3);
   const std::vector<fs::path> named = {f[2], f[0], f[1]};
   for (int held = 0; held < 3; ++held) {
     BOOST_TEST_CONTEXT("held: " << f[held].filename()) {
@@ -335,20 +319,20 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(another_thread_holds_one, L, thread_excluding) {
       const auto at_once =
           expect_refused<L>(named, dlt::mode(false, false), lock_level::thread,
                             f[held], "would block");
-      BOOST_TEST(at_once < kAtOnce);
+      BOOST_TEST(at_once < dlt::kAtOnce);
       BOOST_TEST(dlt::holdings_now() == with_holder);
       BOOST_TEST(all_free<L>(others));
 
       const auto timed = expect_refused<L>(named, dlt::timed(kShortTimeout),
                                            lock_level::thread, f[held],
                                            dlt::timed_out_text(kShortTimeout));
-      check_timed(timed, kShortTimeout);
+      dlt::check_timed(timed, kShortTimeout);
       BOOST_TEST(dlt::holdings_now() == with_holder);
       BOOST_TEST(all_free<L>(others));
 
       const auto zero = expect_refused<L>(
           named, dlt::timed(0ns), lock_level::thread, f[held], "would block");
-      BOOST_TEST(zero < kAtOnce);
+      BOOST_TEST(zero < dlt::kAtOnce);
       BOOST_TEST(holder->release());
     }
   }
@@ -361,8 +345,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(another_thread_holds_one, L, thread_excluding) {
 BOOST_AUTO_TEST_CASE_TEMPLATE(another_process_holds_one, L, process_excluding) {
   dlt::watchdog dog("another_process_holds_one", 25s);
   const auto empty = dlt::holdings_now();
-  const auto dir = fresh_dir("aon-process");
-  const auto f = files_in(dir, 3);
+  const auto f = fresh_files("aon-process", 3);
   const std::vector<fs::path> named = {f[1], f[2], f[0]};
   for (int held = 0; held < 3; ++held) {
     BOOST_TEST_CONTEXT("held: " << f[held].filename()) {
@@ -373,14 +356,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(another_process_holds_one, L, process_excluding) {
       const auto at_once =
           expect_refused<L>(named, dlt::mode(false, false), lock_level::process,
                             f[held], "would block");
-      BOOST_TEST(at_once < kAtOnce);
+      BOOST_TEST(at_once < dlt::kAtOnce);
       BOOST_TEST(dlt::holdings_now() == empty);
       BOOST_TEST(kernel_locks_of_others_only(f, 1u));
 
       const auto timed = expect_refused<L>(named, dlt::timed(kShortTimeout),
                                            lock_level::process, f[held],
                                            dlt::timed_out_text(kShortTimeout));
-      check_timed(timed, kShortTimeout);
+      dlt::check_timed(timed, kShortTimeout);
       BOOST_TEST(dlt::holdings_now() == empty);
       BOOST_TEST(kernel_locks_of_others_only(f, 1u));
       BOOST_TEST(holder->release());
@@ -393,8 +376,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(another_process_holds_one, L, process_excluding) {
 // recursive_deadlock_error, and the paths taken before it are released.
 BOOST_AUTO_TEST_CASE_TEMPLATE(held_by_this_thread_is_recursion, L, all_multi) {
   const auto empty = dlt::holdings_now();
-  const auto dir = fresh_dir("aon-recursive");
-  const auto f = files_in(dir, 3);
+  const auto f = fresh_files("aon-recursive", 3);
   {
     typename L::guard_type mine(f[1]);
     const auto holding = dlt::holdings_now();
@@ -417,8 +399,7 @@ BOOST_AUTO_TEST_SUITE(deadline)
 BOOST_AUTO_TEST_CASE(one_deadline_for_the_set) {
   dlt::watchdog dog("one_deadline_for_the_set", 20s);
   constexpr auto timeout = 2000ms;
-  const auto dir = fresh_dir("deadline");
-  const auto f = files_in(dir, 3);
+  const auto f = fresh_files("deadline", 3);
   auto other_process =
       dlt::hold_in_process<dreadlocks::process_level_path_lock>(f[2], {});
   BOOST_TEST_REQUIRE(other_process->wait_held());
@@ -431,7 +412,7 @@ BOOST_AUTO_TEST_CASE(one_deadline_for_the_set) {
       {f[2], f[1], f[0]}, dlt::timed(timeout), lock_level::process, f[2],
       dlt::timed_out_text(timeout));
   BOOST_TEST(other_thread->wait_released());
-  check_timed(elapsed, timeout);
+  dlt::check_timed(elapsed, timeout);
   BOOST_TEST(elapsed < timeout + 1000ms, "a deadline per path?");
   BOOST_TEST(dlt::holdings_now().thread_keys == 0u);
   BOOST_TEST(dlt::holdings_now().open_files == 0u);
@@ -443,10 +424,9 @@ BOOST_AUTO_TEST_CASE(one_deadline_for_the_set) {
 // in the wait.
 BOOST_AUTO_TEST_CASE_TEMPLATE(granted_on_release, L, all_multi) {
   dlt::watchdog dog("granted_on_release", 20s);
-  const auto dir = fresh_dir("granted");
-  const auto f = files_in(dir, 3);
+  const auto f = fresh_files("granted", 3);
   std::unique_ptr<dlt::holder> holder;
-  if constexpr (excludes_threads<L>) {
+  if constexpr (dlt::excludes_other_threads<L>) {
     holder = dlt::hold_in_thread<typename L::guard_type>(f[1]);
   } else {
     holder = dlt::hold_in_process<typename L::guard_type>(f[1], {});
@@ -473,10 +453,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_threads, L,
                               thread_excluding) {
   dlt::watchdog dog("opposite_orders_two_threads", 25s);
   const auto empty = dlt::holdings_now();
-  const auto dir = fresh_dir("threads");
-  const auto f = files_in(dir, 4);
-  std::atomic<int> inside[4] = {0, 0, 0, 0};
-  std::atomic<int> violations{0};
+  const auto f = fresh_files("threads", 4);
+  dlt::occupancy<4> inside;
   std::barrier round_start(2);
   const auto run = [&](std::vector<int> set) {
     std::vector<fs::path> named;
@@ -484,18 +462,16 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_threads, L,
     for (int round = 0; round < kRounds; ++round) {
       round_start.arrive_and_wait();  // both race for their sets each round
       L lock(named);
-      for (int i : set) {
-        if (inside[i].fetch_add(1) != 0) ++violations;
-      }
+      inside.enter(set);
       linger();
-      for (int i : set) inside[i].fetch_sub(1);
+      inside.leave(set);
     }
   };
   std::thread forward(run, std::vector<int>{0, 1, 2});
   std::thread backward(run, std::vector<int>{2, 3, 0});
   forward.join();
   backward.join();
-  BOOST_TEST(violations == 0);
+  BOOST_TEST(inside.violations() == 0);
   BOOST_TEST(dlt::holdings_now() == empty);
 }
 
@@ -503,12 +479,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_threads, L,
 BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_processes, L,
                               process_excluding) {
   dlt::watchdog dog("opposite_orders_two_processes", 25s);
-  const auto dir = fresh_dir("processes");
-  const auto f = files_in(dir, 4);
+  const auto f = fresh_files("processes", 4);
   struct shared_state {
     dlt::process_barrier start{2};
-    std::atomic<int> inside[4] = {0, 0, 0, 0};
-    std::atomic<int> violations{0};
+    dlt::occupancy<4> inside;
   };
   dlt::shared_object<shared_state> state;
   const auto run = [&](std::vector<int> set) {
@@ -519,30 +493,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_processes, L,
         // Both race for their sets each round.
         dlt::child_require(state->start.arrive_and_wait(), "both in time");
         L lock(named);
-        for (int i : set) {
-          if (state->inside[i].fetch_add(1) != 0) ++state->violations;
-        }
+        state->inside.enter(set);
         linger();
-        for (int i : set) state->inside[i].fetch_sub(1);
+        state->inside.leave(set);
       }
       return 0;
     };
   };
-  dlt::child_process forward(run({0, 1, 2}));
-  dlt::child_process backward(run({2, 3, 0}));
-  const auto forward_status = forward.wait();
-  const auto backward_status = backward.wait();
-  BOOST_TEST(forward_status.ok(), forward_status.describe());
-  BOOST_TEST(backward_status.ok(), backward_status.describe());
-  BOOST_TEST(state->violations == 0);
+  dlt::run_in_two_processes(run({0, 1, 2}), run({2, 3, 0}));
+  BOOST_TEST(state->inside.violations() == 0);
 }
 
 // Shared sets overlap freely: another thread holds {a, b} shared, this one
 // takes {b, c} shared without waiting.
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_sets_held_together, L, all_multi) {
   dlt::watchdog dog("shared_sets_held_together", 20s);
-  const auto dir = fresh_dir("shared");
-  const auto f = files_in(dir, 3);
+  const auto f = fresh_files("shared", 3);
   auto guard = std::make_shared<std::optional<L>>();
   dlt::thread_holder holder(
       [&, guard] {

@@ -11,7 +11,6 @@
 // two processes, 500 times each, without deadlock.
 
 #define BOOST_TEST_MODULE dreadlocks mutex
-#include <atomic>
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -27,6 +26,7 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/contention.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
@@ -81,17 +81,10 @@ using process_excluding =
     boost::mpl::list<dreadlocks::path_mutex,
                      dreadlocks::process_level_path_mutex>;
 
-template <class M>
-inline constexpr bool excludes_threads =
-    dlt::excludes_threads_v<typename M::guard_type>;
-template <class M>
-inline constexpr bool excludes_processes =
-    dlt::excludes_processes_v<typename M::guard_type>;
-
 constexpr auto kTimeout = 150ms;
-constexpr auto kMargin = 2s;
-constexpr auto kAtOnce = 200ms;
 constexpr int kRounds = 500;
+// The sections of the no-deadlock tests: one per mutex, all held at once.
+constexpr int kAllThree[] = {0, 1, 2};
 
 // The (held, asked) mode pairs that conflict.
 struct conflict {
@@ -124,18 +117,11 @@ std::unique_ptr<dlt::holder> hold_in_process(const fs::path& file,
 // threads, else another process. A process is forked: call this first.
 template <class M>
 std::unique_ptr<dlt::holder> hold_elsewhere(M& m, bool shared) {
-  if constexpr (excludes_threads<M>) {
+  if constexpr (dlt::excludes_other_threads<M>) {
     return hold_in_thread(m, shared);
   } else {
     return hold_in_process(m.path(), shared);
   }
-}
-
-void check_timed(steady::duration elapsed, std::chrono::milliseconds timeout) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
-  BOOST_TEST(elapsed >= timeout, "waited only " << ms << " ms");
-  BOOST_TEST(elapsed < timeout + kMargin, "waited " << ms << " ms");
 }
 
 // With another party holding m's path in `held_shared` mode: every try_*
@@ -176,7 +162,7 @@ void check_try_forms(M& m, bool held_shared) {
         dlt::stopwatch watch;
         const bool got = try_now();
         BOOST_TEST(got == granted);
-        BOOST_TEST(watch.elapsed() < kAtOnce);
+        BOOST_TEST(watch.elapsed() < dlt::kAtOnce);
         if (got) undo();
       }
       // A zero or negative timeout (or a past deadline) is try_lock.
@@ -185,7 +171,7 @@ void check_try_forms(M& m, bool held_shared) {
         const bool got = asked_shared ? m.try_lock_shared_for(timeout)
                                       : m.try_lock_for(timeout);
         BOOST_TEST(got == granted);
-        BOOST_TEST(watch.elapsed() < kAtOnce);
+        BOOST_TEST(watch.elapsed() < dlt::kAtOnce);
         if (got) undo();
       }
       for (const auto& timed : {std::function<bool()>(try_for),
@@ -195,10 +181,10 @@ void check_try_forms(M& m, bool held_shared) {
         const bool got = timed();
         BOOST_TEST(got == granted);
         if (got) {
-          BOOST_TEST(watch.elapsed() < kAtOnce);
+          BOOST_TEST(watch.elapsed() < dlt::kAtOnce);
           undo();
         } else {
-          check_timed(watch.elapsed(), kTimeout);
+          dlt::check_timed(watch.elapsed(), kTimeout);
         }
       }
     }
@@ -221,7 +207,30 @@ void expect_recursive(Attempt attempt, dreadlocks::lock_level level) {
   } catch (const std::exception& error) {
     BOOST_ERROR("unexpected error: " << error.what());
   }
-  BOOST_TEST(watch.elapsed() < kAtOnce);
+  BOOST_TEST(watch.elapsed() < dlt::kAtOnce);
+}
+
+// Checks that Wrapper<M> (std::unique_lock or std::shared_lock) over `m`,
+// held elsewhere, owns nothing when made with std::try_to_lock, with a
+// timeout, or with a deadline on Clock; the timed ones after kTimeout.
+template <template <class> class Wrapper, class Clock, class M>
+void expect_constructors_refused(M& m) {
+  {
+    Wrapper<M> lock(m, std::try_to_lock);
+    BOOST_TEST(!lock.owns_lock());
+  }
+  {
+    dlt::stopwatch watch;
+    Wrapper<M> lock(m, kTimeout);
+    BOOST_TEST(!lock.owns_lock());
+    dlt::check_timed(watch.elapsed(), kTimeout);
+  }
+  {
+    dlt::stopwatch watch;
+    Wrapper<M> lock(m, Clock::now() + kTimeout);
+    BOOST_TEST(!lock.owns_lock());
+    dlt::check_timed(watch.elapsed(), kTimeout);
+  }
 }
 
 }  // namespace
@@ -412,8 +421,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(repeated_lock_throws, M, all_mutexes) {
   dlt::watchdog dog("repeated_lock_throws", 20s);
   const auto empty = dlt::holdings_now();
   M m(dlt::unique_path("recursive"));
-  const auto level = excludes_threads<M> ? dreadlocks::lock_level::thread
-                                         : dreadlocks::lock_level::process;
+  const auto level = dlt::excludes_other_threads<M>
+                         ? dreadlocks::lock_level::thread
+                         : dreadlocks::lock_level::process;
   for (const bool held_shared : {false, true}) {
     BOOST_TEST_CONTEXT("held " << dlt::mode_name(held_shared)) {
       if (held_shared) {
@@ -460,22 +470,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(unique_lock, M, all_mutexes) {
   M m(file);
   auto holder = hold_elsewhere(m, false);
   BOOST_TEST_REQUIRE(holder->wait_held());
-  {
-    std::unique_lock<M> lock(m, std::try_to_lock);
-    BOOST_TEST(!lock.owns_lock());
-  }
-  {
-    dlt::stopwatch watch;
-    std::unique_lock<M> lock(m, kTimeout);
-    BOOST_TEST(!lock.owns_lock());
-    check_timed(watch.elapsed(), kTimeout);
-  }
-  {
-    dlt::stopwatch watch;
-    std::unique_lock<M> lock(m, steady::now() + kTimeout);
-    BOOST_TEST(!lock.owns_lock());
-    check_timed(watch.elapsed(), kTimeout);
-  }
+  expect_constructors_refused<std::unique_lock, steady>(m);
   {
     std::unique_lock<M> lock(m, std::defer_lock);
     BOOST_TEST(!lock.try_lock());
@@ -522,22 +517,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(shared_lock, M, all_mutexes) {
   }
   auto writer = hold_elsewhere(m, false);
   BOOST_TEST_REQUIRE(writer->wait_held());
-  {
-    std::shared_lock<M> lock(m, std::try_to_lock);
-    BOOST_TEST(!lock.owns_lock());
-  }
-  {
-    dlt::stopwatch watch;
-    std::shared_lock<M> lock(m, kTimeout);
-    BOOST_TEST(!lock.owns_lock());
-    check_timed(watch.elapsed(), kTimeout);
-  }
-  {
-    dlt::stopwatch watch;
-    std::shared_lock<M> lock(m, std::chrono::system_clock::now() + kTimeout);
-    BOOST_TEST(!lock.owns_lock());
-    check_timed(watch.elapsed(), kTimeout);
-  }
+  expect_constructors_refused<std::shared_lock, std::chrono::system_clock>(m);
   writer->order_release(dlt::release_order::when_asleep(dlt::current_tid()));
   {
     std::shared_lock<M> lock(m, 10s);
@@ -566,10 +546,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(scoped_lock_and_std_lock, M, all_mutexes) {
   {
     std::scoped_lock all(a, b, c);  // waits for b's holder
     const auto inside = dlt::holdings_now();
-    if (excludes_threads<M>) {
+    if (dlt::excludes_other_threads<M>) {
       BOOST_TEST(inside.thread_keys == 3u);
     }
-    if (excludes_processes<M>) {
+    if (dlt::excludes_other_processes<M>) {
       BOOST_TEST(inside.open_files == 3u);
     }
   }
@@ -599,29 +579,24 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_threads, M,
   M a(dlt::unique_path("order-a"));
   M b(dlt::unique_path("order-b"));
   M c(dlt::unique_path("order-c"));
-  std::atomic<int> inside[3] = {0, 0, 0};
-  std::atomic<int> violations{0};
-  const auto enter = [&] {
-    for (auto& count : inside) {
-      if (count.fetch_add(1) != 0) ++violations;
-    }
-    for (auto& count : inside) count.fetch_sub(1);
-  };
+  dlt::occupancy<3> inside;
   std::thread forward([&] {
     for (int i = 0; i < kRounds; ++i) {
       std::scoped_lock all(a, b, c);
-      enter();
+      inside.enter(kAllThree);
+      inside.leave(kAllThree);
     }
   });
   std::thread backward([&] {
     for (int i = 0; i < kRounds; ++i) {
       std::scoped_lock all(c, b, a);
-      enter();
+      inside.enter(kAllThree);
+      inside.leave(kAllThree);
     }
   });
   forward.join();
   backward.join();
-  BOOST_TEST(violations == 0);
+  BOOST_TEST(inside.violations() == 0);
   BOOST_TEST(dlt::holdings_now() == empty);
 }
 
@@ -634,8 +609,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_processes, M,
                              dlt::unique_path("porder-c")};
   struct shared_state {
     dlt::process_barrier start{2};
-    std::atomic<int> inside[3] = {0, 0, 0};
-    std::atomic<int> violations{0};
+    dlt::occupancy<3> inside;
   };
   dlt::shared_object<shared_state> state;
   const auto run = [&](bool reversed) {
@@ -647,28 +621,19 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_processes, M,
             z(c, std::defer_lock);
         if (reversed) {
           std::scoped_lock all(c, b, a);
-          for (auto& count : state->inside) {
-            if (count.fetch_add(1) != 0) ++state->violations;
-          }
-          for (auto& count : state->inside) count.fetch_sub(1);
+          state->inside.enter(kAllThree);
+          state->inside.leave(kAllThree);
         } else {
           std::lock(x, y, z);
-          for (auto& count : state->inside) {
-            if (count.fetch_add(1) != 0) ++state->violations;
-          }
-          for (auto& count : state->inside) count.fetch_sub(1);
+          state->inside.enter(kAllThree);
+          state->inside.leave(kAllThree);
         }
       }
       return 0;
     };
   };
-  dlt::child_process forward(run(false));
-  dlt::child_process backward(run(true));
-  const auto forward_status = forward.wait();
-  const auto backward_status = backward.wait();
-  BOOST_TEST(forward_status.ok(), forward_status.describe());
-  BOOST_TEST(backward_status.ok(), backward_status.describe());
-  BOOST_TEST(state->violations == 0);
+  dlt::run_in_two_processes(run(false), run(true));
+  BOOST_TEST(state->inside.violations() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
