@@ -7,12 +7,18 @@
 //   dreadlocks_test::alarm_watchdog dog("many_shared_then_one_exclusive",
 //                                       std::chrono::seconds(20));
 //
-// Why not watchdog.hpp: its thread would be alive at every fork(). The
-// child then reuses that thread's stack for its first new thread, and
-// ThreadSanitizer kills the child ("dup thread with used id"); and forking
-// a process with more threads than the forking one is best avoided anyway.
-// Only one alarm_watchdog may be alive at a time (alarm() is per process);
-// children do not inherit the alarm (child_process sets its own).
+// Which watchdog: this one when a child the test forks starts threads (a
+// child_process body that runs a std::thread, say); otherwise
+// watchdog.hpp, which has none of the limits below. The thread of
+// watchdog.hpp would be alive at every fork(), and ThreadSanitizer kills a
+// child that starts a thread after a multi-threaded fork ("starting new
+// threads after multi-threaded fork is not supported"; with
+// die_after_fork=0, "dup thread with used id" once the new thread reuses
+// the stack of the thread the child lacks). The test must then fork while
+// it runs no other thread either.
+// Limits: only one alarm_watchdog may be alive at a time (alarm() is per
+// process); limits are rounded up to whole seconds; children do not
+// inherit the alarm (child_process sets its own).
 
 #ifndef DREADLOCKS_TESTS_SUPPORT_ALARM_WATCHDOG_HPP_
 #define DREADLOCKS_TESTS_SUPPORT_ALARM_WATCHDOG_HPP_

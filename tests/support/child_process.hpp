@@ -16,10 +16,12 @@
 //   BOOST_TEST(status.ok(), status.describe());
 //
 // Rules for forking (see the notes at child_process):
-// - Fork only while the calling process runs no other thread. Bound the
-//   test with alarm_watchdog.hpp, not the threaded watchdog.hpp: a child
-//   that starts threads after a multi-threaded fork reuses the missing
-//   thread's stack, which ThreadSanitizer rejects (and forbids by default).
+// - A child that starts threads must be forked while the calling process
+//   runs no other thread: ThreadSanitizer kills a child that starts
+//   threads after a multi-threaded fork. Bound such a test with
+//   alarm_watchdog.hpp, not the threaded watchdog.hpp (their comments say
+//   which to pick). A child that starts no thread may be forked beside
+//   other threads, the watchdog's included.
 // - A child forked while the parent holds dreadlocks locks holds none of
 //   them (the library's pthread_atfork handlers empty its registries;
 //   docs/process-level.md#fork). Unless that is what a test is about, fork

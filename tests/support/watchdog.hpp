@@ -3,6 +3,17 @@
 // Bounds every wait in a test: a watchdog aborts the whole test binary with
 // a message if it is still alive after its limit, so that a deadlock fails
 // in seconds instead of hanging CI.
+//
+//   dreadlocks_test::watchdog dog("opposite_orders_two_threads",
+//                                 std::chrono::seconds(25));
+//
+// Which watchdog: this one, unless a child the test forks starts threads;
+// then alarm_watchdog.hpp. This one waits in a thread of its own, so every
+// fork() under it is a multi-threaded fork, and ThreadSanitizer kills a
+// child that starts a thread after one. Children that only lock, signal
+// and exit (child_process bodies without threads, hold_in_process) are
+// fine. Unlike alarm_watchdog, any number may be alive at once, and limits
+// are kept to the millisecond.
 
 #ifndef DREADLOCKS_TESTS_SUPPORT_WATCHDOG_HPP_
 #define DREADLOCKS_TESTS_SUPPORT_WATCHDOG_HPP_
