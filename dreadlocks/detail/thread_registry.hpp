@@ -17,9 +17,9 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <new>
-#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -36,20 +36,22 @@ namespace dreadlocks::detail {
 class thread_registry {
  public:
   struct key_state {
-    std::size_t users = 0;    // holds and requests in flight; idle at 0
-    std::thread::id writer;   // the thread holding exclusive, or none
+    explicit key_state(const lock_key& owned) : key(owned) {}
+
+    // Owns the text the entry's key_view points to.
+    lock_key key;
+    std::uint32_t users = 0;    // holds and requests in flight; idle at 0
+    std::uint32_t waiters = 0;
+    std::thread::id writer;     // the thread holding exclusive, or none
     owner_table owners;
-    bool upgrade_pending = false;  // a shared owner waits to be the only one
-    std::size_t waiters = 0;
     // One of the registry's conditions_, chosen by the key's hash.
     std::condition_variable* changed = nullptr;
-    bool orphaned = false;  // inherited through fork(); see after_fork()
     // The idle list (users == 0), most recently released first.
-    bool idle = false;
     std::pair<const key_view, key_state>* newer = nullptr;
     std::pair<const key_view, key_state>* older = nullptr;
-    // Owns the text the entry's key_view points to.
-    std::optional<lock_key> key;
+    bool upgrade_pending = false;  // a shared owner waits to be the only one
+    bool orphaned = false;  // inherited through fork(); see after_fork()
+    bool idle = false;
   };
 
   using map_type = std::unordered_map<key_view, key_state, key_view_hash>;
@@ -72,13 +74,13 @@ class thread_registry {
   // and then leaves no trace.
   entry& acquire(const lock_request& request) {
     std::unique_lock<std::mutex> lock = lock_registry(mutex_);
-    const auto [found, added] = keys_.try_emplace(key_view(request.key));
+    // The view points to the request's text, which the new entry's copy
+    // of the key shares and keeps alive.
+    const auto [found, added] =
+        keys_.try_emplace(key_view(request.key), request.key);
     entry& node = *found;
     key_state& state = node.second;
-    if (added) {
-      state.key.emplace(request.key);
-      state.changed = &conditions_[request.key.hash() % kConditions];
-    }
+    if (added) state.changed = &conditions_[request.key.hash() % kConditions];
     if (state.users++ == 0 && state.idle) wake(node);
     const std::thread::id self = std::this_thread::get_id();
 
