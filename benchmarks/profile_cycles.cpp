@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
   const long count = std::strtol(argv[2], nullptr, 10);
   const std::map<std::string, std::function<void()>> cases = {
       {"thread_level", [&] { cycle<thread_level_path_lock>(path, false, count); }},
+      {"thread_level_shared",
+       [&] { cycle<thread_level_path_lock>(path, true, count); }},
       {"process_level", [&] { cycle<process_level_path_lock>(path, false, count); }},
       {"path_lock", [&] { cycle<path_lock>(path, false, count); }},
       {"raw_ofd",

@@ -130,7 +130,7 @@ class basic_multi_path_lock {
   void lock_all(const Range& paths) {
     std::vector<lock_key> keys;
     for (const auto& path : paths) {
-      keys.emplace_back(detail::to_filesystem_path(path), kConstructor);
+      keys.emplace_back(path, kConstructor);
     }
     std::sort(keys.begin(), keys.end(),
               [](const lock_key& a, const lock_key& b) {

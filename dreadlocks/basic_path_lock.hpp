@@ -85,7 +85,7 @@ class basic_path_lock {
             class = std::enable_if_t<detail::is_path_argument_v<Path>>>
   explicit basic_path_lock(const Path& path, lock_options options = {})
       : basic_path_lock(
-            lock_key(detail::to_filesystem_path(path), kConstructor), options,
+            lock_key(path, kConstructor), options,
             // Only a timeout needs the clock; reading it costs about as
             // much as an uncontended thread-level cycle.
             options.timeout ? lock_request::clock::now()
@@ -181,8 +181,10 @@ class basic_path_lock {
 
   // path()
   //
-  // Returns the normalized absolute key path.
-  const std::filesystem::path& path() const noexcept { return key_.path(); }
+  // Returns the normalized absolute key path. The first call for a key
+  // builds the std::filesystem::path (see lock_key::path()); it can throw
+  // std::bad_alloc, nothing else.
+  const std::filesystem::path& path() const { return key_.path(); }
 
   // options()
   //

@@ -60,8 +60,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   template <class Path,
             class = std::enable_if_t<detail::is_path_argument_v<Path>>>
   explicit basic_path_mutex(const Path& path)
-      : key_(detail::to_filesystem_path(path),
-             "basic_path_mutex::basic_path_mutex") {}
+      : key_(path, "basic_path_mutex::basic_path_mutex") {}
 
   basic_path_mutex(const basic_path_mutex&) = delete;
   basic_path_mutex& operator=(const basic_path_mutex&) = delete;
@@ -159,8 +158,9 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
 
   // path()
   //
-  // Returns the normalized absolute path the mutex locks.
-  const std::filesystem::path& path() const noexcept { return key_.path(); }
+  // Returns the normalized absolute path the mutex locks (built on first
+  // use; can throw std::bad_alloc, nothing else).
+  const std::filesystem::path& path() const { return key_.path(); }
 
  private:
   struct held {

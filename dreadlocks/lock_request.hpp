@@ -7,14 +7,20 @@
 #ifndef DREADLOCKS_LOCK_REQUEST_HPP_
 #define DREADLOCKS_LOCK_REQUEST_HPP_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <new>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
+
+#include "dreadlocks/detail/path_argument.hpp"
 
 namespace dreadlocks {
 
@@ -25,39 +31,75 @@ namespace dreadlocks {
 // key reads the current directory for a relative path and touches nothing
 // else of the file system; symlinks are not resolved (see docs/keys.md).
 //
-// A key shares its (immutable) path with the other keys for the same path
-// that the calling thread made recently, so that locking a path again costs
-// a string comparison, not a normalization and a copy of the path.
+// A key is a counted reference to one immutable block holding the text and
+// its hash: copies share it, and so do the keys for the same path that the
+// calling thread made recently, so that locking a path again costs a string
+// comparison, not a normalization and a copy. The std::filesystem::path that
+// path() returns is built from the text on first use (it is ten times the
+// size of the text, and the library itself only needs the text).
 class lock_key {
  public:
-  // lock_key()
-  //
-  // Normalizes `path`. Throws std::system_error(errc::invalid_argument) for
-  // an empty path or one holding a NUL character, naming `operation` and the
-  // path; std::filesystem::filesystem_error if the current directory cannot
-  // be read for a relative path.
-  lock_key(const std::filesystem::path& path, const char* operation)
-      : path_(intern(path, operation)) {}
+  using value_type = std::filesystem::path::value_type;
+  using string_view_type = std::basic_string_view<value_type>;
 
   // lock_key()
   //
-  // As above; takes over `path` when it is already normal and new.
-  lock_key(std::filesystem::path&& path, const char* operation)
-      : path_(intern(std::move(path), operation)) {}
+  // Normalizes `path`: a std::filesystem::path, boost::filesystem::path,
+  // std::string, std::string_view or C string (a std::filesystem::path is
+  // built only where the text must be converted or normalized). Throws
+  // std::system_error(errc::invalid_argument) for an empty path or one
+  // holding a NUL character, naming `operation` and the path;
+  // std::filesystem::filesystem_error if the current directory cannot be
+  // read for a relative path.
+  template <class Path,
+            class = std::enable_if_t<detail::is_path_argument_v<Path>>>
+  lock_key(const Path& path, const char* operation)
+      : block_(detail::with_native_text(path, [operation](string_view_type text) {
+          return intern(text, operation);
+        })) {}
+
+  lock_key(const lock_key& other) noexcept : block_(other.block_) {
+    if (block_ != nullptr) block_->add_reference();
+  }
+  lock_key(lock_key&& other) noexcept
+      : block_(std::exchange(other.block_, nullptr)) {}
+  lock_key& operator=(const lock_key& other) noexcept {
+    lock_key copy(other);
+    std::swap(block_, copy.block_);
+    return *this;
+  }
+  lock_key& operator=(lock_key&& other) noexcept {
+    lock_key taken(std::move(other));
+    std::swap(block_, taken.block_);
+    return *this;
+  }
+  ~lock_key() {
+    if (block_ != nullptr) block_->drop_reference();
+  }
 
   // path()
   //
-  // Returns the normalized absolute path (empty for a moved-from key).
-  const std::filesystem::path& path() const noexcept {
-    return path_ != nullptr ? path_->path : empty_path();
+  // Returns the normalized absolute path (empty for a moved-from key). The
+  // first call for a key builds it, once for all the key's copies; only
+  // that allocation can throw (std::bad_alloc).
+  const std::filesystem::path& path() const {
+    return block_ != nullptr ? block_->path() : empty_path();
   }
 
   // native()
   //
-  // Returns the normalized path in the OS's native encoding; this string is
-  // what registries hash and compare.
-  const std::filesystem::path::string_type& native() const noexcept {
-    return path().native();
+  // Returns the normalized path in the OS's native encoding; this text is
+  // what registries hash and compare. Empty for a moved-from key.
+  string_view_type native() const noexcept {
+    return block_ != nullptr ? block_->text() : string_view_type();
+  }
+
+  // c_str()
+  //
+  // Returns native() as a NUL-terminated string, for OS calls.
+  const value_type* c_str() const noexcept {
+    static constexpr value_type kEmpty[1] = {};
+    return block_ != nullptr ? block_->chars() : kEmpty;
   }
 
   // hash()
@@ -65,54 +107,116 @@ class lock_key {
   // Returns std::hash of native(), computed once per path, so that every
   // registry a lock goes through looks the key up without hashing it again.
   std::size_t hash() const noexcept {
-    return path_ != nullptr ? path_->hash : 0;
+    return block_ != nullptr ? block_->hash : 0;
   }
 
  private:
-  struct normal_path {
-    explicit normal_path(std::filesystem::path&& normal)
-        : path(std::move(normal)),
-          hash(std::hash<std::filesystem::path::string_type>()(
-              path.native())) {}
-    std::filesystem::path path;
+  // One allocation: this header, then the text and its NUL.
+  class text_block {
+   public:
     std::size_t hash;
+
+    static text_block* make(string_view_type text) {
+      void* memory = ::operator new(sizeof(text_block) +
+                                    (text.size() + 1) * sizeof(value_type));
+      auto* block = new (memory) text_block(text);
+      value_type* chars = block->chars();
+      text.copy(chars, text.size());
+      chars[text.size()] = value_type{};
+      return block;
+    }
+
+    value_type* chars() noexcept {
+      return reinterpret_cast<value_type*>(this + 1);
+    }
+    const value_type* chars() const noexcept {
+      return reinterpret_cast<const value_type*>(this + 1);
+    }
+    string_view_type text() const noexcept { return {chars(), size_}; }
+
+    void add_reference() noexcept {
+      references_.fetch_add(1, std::memory_order_relaxed);
+    }
+    void drop_reference() noexcept {
+      if (references_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+      delete path_.load(std::memory_order_acquire);
+      this->~text_block();
+      ::operator delete(this);
+    }
+
+    // Builds the std::filesystem::path once; threads racing to build it
+    // keep the first one published.
+    const std::filesystem::path& path() const {
+      const std::filesystem::path* built =
+          path_.load(std::memory_order_acquire);
+      if (built != nullptr) return *built;
+      auto made = std::make_unique<const std::filesystem::path>(text());
+      if (path_.compare_exchange_strong(built, made.get(),
+                                        std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+        built = made.release();
+      }
+      return *built;
+    }
+
+   private:
+    explicit text_block(string_view_type text) noexcept
+        : hash(std::hash<string_view_type>()(text)), size_(text.size()) {}
+
+    std::atomic<std::size_t> references_{1};
+    std::size_t size_;
+    mutable std::atomic<const std::filesystem::path*> path_{nullptr};
   };
-  using shared_path = std::shared_ptr<const normal_path>;
+  static_assert(alignof(text_block) >= alignof(value_type));
 
   // The few keys the calling thread made last. A thread tends to lock the
   // same paths again (a cycle, a nested lock, a handful of files in turn);
-  // four entries catch that at the price of four small paths kept alive per
-  // thread.
+  // four entries catch that at the price of four small blocks kept alive
+  // per thread.
   struct recent_keys {
     static constexpr std::size_t kSize = 4;
-    shared_path keys[kSize];
+    text_block* keys[kSize] = {};
     std::size_t next = 0;
-
     std::size_t last = 0;  // the entry found or added last: tried first
 
-    shared_path find(const std::filesystem::path::string_type& text) noexcept {
-      if (matches(last, text)) return keys[last];
+    recent_keys() = default;
+    recent_keys(const recent_keys&) = delete;
+    recent_keys& operator=(const recent_keys&) = delete;
+    ~recent_keys() {
+      for (text_block* key : keys) {
+        if (key != nullptr) key->drop_reference();
+      }
+    }
+
+    // Returns a new reference to the recent key with this text, or nullptr.
+    text_block* find(string_view_type text) noexcept {
+      if (matches(last, text)) return share(keys[last]);
       for (std::size_t i = 0; i < kSize; ++i) {
         if (i != last && matches(i, text)) {
           last = i;
-          return keys[i];
+          return share(keys[i]);
         }
       }
       return nullptr;
     }
 
-    bool matches(std::size_t i,
-                 const std::filesystem::path::string_type& text) const
-        noexcept {
-      return keys[i] != nullptr && keys[i]->path.native() == text;
+    bool matches(std::size_t i, string_view_type text) const noexcept {
+      return keys[i] != nullptr && keys[i]->text() == text;
     }
 
-    shared_path add(std::filesystem::path&& normal) {
-      shared_path key = std::make_shared<const normal_path>(std::move(normal));
+    static text_block* share(text_block* key) noexcept {
+      key->add_reference();
+      return key;
+    }
+
+    // Makes a key of `normal` text, keeps it and returns a new reference.
+    text_block* add(string_view_type normal) {
+      text_block* key = text_block::make(normal);
+      if (keys[next] != nullptr) keys[next]->drop_reference();
       keys[next] = key;
       last = next;
       next = (next + 1) % kSize;
-      return key;
+      return share(key);
     }
 
     static recent_keys& mine() {
@@ -121,18 +225,16 @@ class lock_key {
     }
   };
 
-  // Returns the shared normal form of `path`. A recent key with the same
-  // text proves `path` normal (and free of NUL) without looking further.
-  template <class Path>
-  static shared_path intern(Path&& path, const char* operation) {
+  // Returns a reference to the shared normal form of `text`. A recent key
+  // with the same text proves `text` normal (and free of NUL) without
+  // looking further.
+  static text_block* intern(string_view_type text, const char* operation) {
     recent_keys& recent = recent_keys::mine();
-    if (shared_path hit = recent.find(path.native())) return hit;
-    if (already_normal(path, operation)) {
-      return recent.add(std::filesystem::path(std::forward<Path>(path)));
-    }
-    std::filesystem::path normal = normalize(path, operation);
-    if (shared_path hit = recent.find(normal.native())) return hit;
-    return recent.add(std::move(normal));
+    if (text_block* hit = recent.find(text)) return hit;
+    if (already_normal(text, operation)) return recent.add(text);
+    const std::filesystem::path normal = normalize(text, operation);
+    if (text_block* hit = recent.find(normal.native())) return hit;
+    return recent.add(normal.native());
   }
 
   static const std::filesystem::path& empty_path() noexcept {
@@ -140,28 +242,24 @@ class lock_key {
     return empty;
   }
 
- private:
-  // Returns true when `path` is absolute and lexically normal as it stands,
+  // Returns true when `text` is absolute and lexically normal as it stands,
   // so that lexically_normal() (which rebuilds the path component by
   // component, the bulk of a cycle's cost) can be skipped: on POSIX, one
   // scan that finds a leading '/', no repeated '/', no "." or ".."
   // component and no trailing '/'. Anything else, and every path on
   // platforms with another separator, takes normalize(). Throws as
   // normalize() for a NUL character, the one thing the scan must reject.
-  static bool already_normal(const std::filesystem::path& path,
-                             const char* operation) {
-    using value_type = std::filesystem::path::value_type;
+  static bool already_normal(string_view_type text, const char* operation) {
     if constexpr (std::filesystem::path::preferred_separator != '/') {
       return false;
     } else {
-      const auto& text = path.native();
       const std::size_t size = text.size();
       if (size == 0 || text[0] != '/') return false;
       // `start`: where the current component began (just past a '/').
       std::size_t start = 1;
       for (std::size_t i = 1; i <= size; ++i) {
         const value_type c = i < size ? text[i] : value_type('/');
-        if (c == value_type{}) normalize(path, operation);  // throws
+        if (c == value_type{}) normalize(text, operation);  // throws
         if (c != '/') continue;
         const std::size_t length = i - start;
         if (length == 0 && !(i == size && size == 1)) return false;
@@ -175,14 +273,14 @@ class lock_key {
     }
   }
 
-  static std::filesystem::path normalize(const std::filesystem::path& path,
+  static std::filesystem::path normalize(string_view_type text,
                                          const char* operation) {
-    if (path.empty()) {
+    if (text.empty()) {
       throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                               std::string(operation) + ": empty path");
     }
-    if (path.native().find(std::filesystem::path::value_type{}) !=
-        std::filesystem::path::string_type::npos) {
+    const std::filesystem::path path(text);
+    if (text.find(value_type{}) != string_view_type::npos) {
       // what() is a C string: spell the NUL so the message goes on.
       std::string shown;
       for (const char c : path.string()) {
@@ -201,7 +299,7 @@ class lock_key {
     return (std::filesystem::current_path() / path).lexically_normal();
   }
 
-  shared_path path_;
+  text_block* block_;
 };
 
 // lock_request

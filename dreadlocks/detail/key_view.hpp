@@ -8,23 +8,30 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <string_view>
 
 #include "dreadlocks/lock_request.hpp"
 
 namespace dreadlocks::detail {
 
 // A key's text and hash. The text belongs to a lock_key that whoever keeps
-// the view keeps alive (the registry entry holds a copy of the key).
+// the view keeps alive (the registry entry holds a copy of the key). Only
+// the start of the text is kept: a key's text has no NUL but the one that
+// ends it, and a view is half the size with it.
 struct key_view {
-  const std::filesystem::path::string_type* text;
+  const std::filesystem::path::value_type* text;
   std::size_t hash;
 
   explicit key_view(const lock_key& key) noexcept
-      : text(&key.native()), hash(key.hash()) {}
+      : text(key.c_str()), hash(key.hash()) {}
 
   bool operator==(const key_view& other) const noexcept {
-    // Keys made by one thread share their text: equal pointers are common.
-    return hash == other.hash && (text == other.text || *text == *other.text);
+    // Copies of a key share their text: equal pointers are common.
+    if (hash != other.hash) return false;
+    if (text == other.text) return true;
+    using text_view =
+        std::basic_string_view<std::filesystem::path::value_type>;
+    return text_view(text) == text_view(other.text);
   }
 };
 

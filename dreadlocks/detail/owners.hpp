@@ -1,70 +1,93 @@
 // dreadlocks/detail/owners.hpp
 //
 // Per-thread hold counts of one key or file, kept by both registries. A key
-// is rarely held by more than a few threads at once, so a flat vector
-// searched linearly beats any map.
+// is rarely held by more than a few threads at once, so the first holder is
+// kept inline and the others in a flat vector searched linearly.
 
 #ifndef DREADLOCKS_DETAIL_OWNERS_HPP_
 #define DREADLOCKS_DETAIL_OWNERS_HPP_
 
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
 namespace dreadlocks::detail {
 
-// What one thread holds of one key or file.
+// What one thread holds of one key or file. 32-bit counts: each hold is a
+// live guard, and four billion of them would not fit in memory anyway.
 struct owner {
   std::thread::id thread;
-  std::size_t shared = 0;
-  std::size_t exclusive = 0;
+  std::uint32_t shared = 0;
+  std::uint32_t exclusive = 0;
 };
 
 class owner_table {
  public:
-  // Returns the calling-or-named thread's counts, or nullptr if it holds
-  // nothing.
+  // Returns the named thread's counts, or nullptr if it holds nothing.
   owner* find(std::thread::id thread) noexcept {
+    if (first_.thread == thread) return &first_;
+    if (others_ == nullptr) return nullptr;
     // A plain loop: the table has one or two entries, and std::find_if's
     // unrolled loop costs more than it saves here.
-    for (owner& o : owners_) {
+    for (owner& o : *others_) {
       if (o.thread == thread) return &o;
     }
     return nullptr;
   }
 
-  // Counts one more hold of `thread` in the given mode.
+  // Counts one more hold of `thread` in the given mode. Allocates (and so
+  // may throw) only for a second thread holding at once.
   void add(std::thread::id thread, bool shared) {
     owner* mine = find(thread);
     if (mine == nullptr) {
-      owners_.push_back(owner{thread, 0, 0});
-      mine = &owners_.back();
+      if (empty()) {
+        first_.thread = thread;
+        mine = &first_;
+      } else {
+        if (others_ == nullptr) others_ = std::make_unique<std::vector<owner>>();
+        others_->push_back(owner{thread, 0, 0});
+        mine = &others_->back();
+      }
     }
     ++(shared ? mine->shared : mine->exclusive);
   }
 
   // Counts one hold of `thread` less; forgets the thread at zero. Returns
   // the thread's remaining exclusive count.
-  std::size_t remove(std::thread::id thread, bool shared) noexcept {
+  std::uint32_t remove(std::thread::id thread, bool shared) noexcept {
     owner* mine = find(thread);
     assert(mine != nullptr && "dreadlocks: release without a hold");
     --(shared ? mine->shared : mine->exclusive);
-    const std::size_t exclusive_left = mine->exclusive;
+    const std::uint32_t exclusive_left = mine->exclusive;
     if (mine->shared == 0 && mine->exclusive == 0) {
-      *mine = owners_.back();
-      owners_.pop_back();
+      const bool more = others_ != nullptr && !others_->empty();
+      if (more) {
+        *mine = others_->back();
+        others_->pop_back();
+      } else {
+        *mine = owner{};
+      }
     }
     return exclusive_left;
   }
 
   // Returns the number of distinct threads holding anything.
-  std::size_t threads() const noexcept { return owners_.size(); }
+  std::size_t threads() const noexcept {
+    if (empty()) return 0;
+    return 1 + (others_ != nullptr ? others_->size() : 0);
+  }
 
-  bool empty() const noexcept { return owners_.empty(); }
+  bool empty() const noexcept { return first_.thread == std::thread::id(); }
 
  private:
-  std::vector<owner> owners_;
+  // The one holder a key or file has most of the time, kept inline so that
+  // holding it allocates nothing. `first_` is empty only when the table is
+  // (remove() moves the last of `others_` into it).
+  owner first_;
+  std::unique_ptr<std::vector<owner>> others_;
 };
 
 }  // namespace dreadlocks::detail

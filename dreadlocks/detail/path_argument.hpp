@@ -1,14 +1,15 @@
 // dreadlocks/detail/path_argument.hpp
 //
-// Which argument types name a path, and how each becomes a
-// std::filesystem::path. One constrained template accepts them all, so no
-// two overloads can be ambiguous.
+// Which argument types name a path, and how each gives its native text.
+// One constrained template accepts them all, so no two overloads can be
+// ambiguous.
 
 #ifndef DREADLOCKS_DETAIL_PATH_ARGUMENT_HPP_
 #define DREADLOCKS_DETAIL_PATH_ARGUMENT_HPP_
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -29,17 +30,24 @@ inline constexpr bool is_path_argument_v =
     std::is_convertible_v<const T&, std::filesystem::path> ||
     (std::is_class_v<T> && is_detected_v<T, native_path_probe>);
 
-// Converts an accepted argument to std::filesystem::path; passes a
-// std::filesystem::path through by reference, without a copy.
-template <class T>
-decltype(auto) to_filesystem_path(const T& path) {
+// Calls `use` with the argument's text in the native encoding, as a
+// std::basic_string_view of std::filesystem::path::value_type, and returns
+// what it returns. Text that is already native (a path's native(), a
+// std::string or C string on POSIX) is passed as it stands; anything else
+// goes through a std::filesystem::path, which does the conversion.
+template <class T, class Use>
+decltype(auto) with_native_text(const T& path, Use&& use) {
+  using text = std::basic_string_view<std::filesystem::path::value_type>;
   if constexpr (std::is_same_v<T, std::filesystem::path>) {
-    return (path);
+    return use(text(path.native()));
+  } else if constexpr (std::is_convertible_v<const T&, text>) {
+    return use(text(path));
   } else if constexpr (std::is_convertible_v<const T&,
                                              std::filesystem::path>) {
-    return std::filesystem::path(path);
+    const std::filesystem::path converted(path);
+    return use(text(converted.native()));
   } else {
-    return std::filesystem::path(path.native());
+    return use(text(path.native()));
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 
 namespace dreadlocks::detail {
@@ -23,10 +24,10 @@ using native_file = int;
 inline constexpr native_file invalid_file = -1;
 
 // The OS lock a process holds on a file, ordered by strength.
-enum class os_mode { none, shared, exclusive };
+enum class os_mode : std::uint8_t { none, shared, exclusive };
 
 // Which fcntl lock family a file is locked with.
-enum class lock_kind {
+enum class lock_kind : std::uint8_t {
   ofd,      // open-file-description locks: owned by the descriptor's
             // description (Linux >= 3.15)
   classic,  // POSIX record locks: owned by the process

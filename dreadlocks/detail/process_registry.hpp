@@ -34,6 +34,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -57,21 +58,12 @@ class process_registry {
  public:
   struct file_state {
     file_id id;
-    bool identified = false;  // `id` is known and the file is in files_
     native_file file;
-    lock_kind kind;
-    os_mode os = os_mode::none;  // what the kernel holds for this process
-    std::size_t shared_holds = 0;
-    std::size_t exclusive_holds = 0;
+    std::uint32_t shared_holds = 0;
+    std::uint32_t exclusive_holds = 0;
+    std::uint32_t users = 0;  // holds and requests in flight; closed at 0
+    std::uint32_t waiters = 0;
     owner_table owners;
-    std::size_t users = 0;  // holds and requests in flight; closed at 0
-    bool in_transition = false;        // a thread waits in the kernel...
-    os_mode transition_to = os_mode::none;  // ...for this mode
-    bool changed_in_transition = false;  // a release touched the OS lock
-    // Blocking requests left that wait in the kernel without asking first
-    // (see acquire()); kept while the file is closed and reopened.
-    unsigned skip_asking = 0;
-    std::size_t waiters = 0;
     // One of the registry's conditions_, shared with other files (waiters
     // re-check their own file): 8 bytes per file instead of 48.
     std::condition_variable* changed = nullptr;
@@ -79,11 +71,20 @@ class process_registry {
     // in spellings_ point to.
     std::vector<lock_key> spellings;
     std::vector<native_file> raced;  // see locate(); closed with `file`
-    bool orphaned = false;  // inherited through fork(); see after_fork()
     // The idle list (closed, users == 0), most recently released first.
-    bool idle = false;
     file_state* newer = nullptr;
     file_state* older = nullptr;
+    // Blocking requests left that wait in the kernel without asking first
+    // (see acquire()); kept while the file is closed and reopened.
+    std::uint8_t skip_asking = 0;
+    lock_kind kind;
+    os_mode os = os_mode::none;  // what the kernel holds for this process
+    bool in_transition = false;        // a thread waits in the kernel...
+    os_mode transition_to = os_mode::none;  // ...for this mode
+    bool changed_in_transition = false;  // a release touched the OS lock
+    bool identified = false;  // `id` is known and the file is in files_
+    bool orphaned = false;  // inherited through fork(); see after_fork()
+    bool idle = false;
   };
 
   using spelling_map = std::unordered_map<key_view, file_state*, key_view_hash>;
@@ -308,7 +309,7 @@ class process_registry {
       }
       idle = &file;
     }
-    const char* path = request.key.path().c_str();
+    const char* path = request.key.c_str();
     // Only a file this process holds open could be opened a second time.
     const bool holding = files_.size() + (unidentified_ != nullptr) != 0;
     file_id id{};
@@ -595,7 +596,7 @@ class process_registry {
   static constexpr std::size_t kIdleFiles = 8;
   static constexpr std::size_t kSpares = 8;
   static constexpr std::size_t kConditions = 16;
-  static constexpr unsigned kSkipAskingAfterRefusal = 8;
+  static constexpr std::uint8_t kSkipAskingAfterRefusal = 8;
 
   mutable std::mutex mutex_;
   std::condition_variable conditions_[kConditions];

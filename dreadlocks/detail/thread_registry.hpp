@@ -15,11 +15,10 @@
 
 #include <pthread.h>
 
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
+#include <cstdint>
+#include <mutex>  // std::unique_lock, std::lock_guard
 #include <new>
-#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -27,6 +26,7 @@
 
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
+#include "dreadlocks/detail/registry_mutex.hpp"
 #include "dreadlocks/detail/wait.hpp"
 #include "dreadlocks/errors.hpp"
 #include "dreadlocks/lock_request.hpp"
@@ -36,20 +36,22 @@ namespace dreadlocks::detail {
 class thread_registry {
  public:
   struct key_state {
-    std::size_t users = 0;    // holds and requests in flight; idle at 0
-    std::thread::id writer;   // the thread holding exclusive, or none
+    explicit key_state(const lock_key& owned) : key(owned) {}
+
+    // Owns the text the entry's key_view points to.
+    lock_key key;
+    std::uint32_t users = 0;    // holds and requests in flight; idle at 0
+    std::uint32_t waiters = 0;
+    std::thread::id writer;     // the thread holding exclusive, or none
     owner_table owners;
-    bool upgrade_pending = false;  // a shared owner waits to be the only one
-    std::size_t waiters = 0;
     // One of the registry's conditions_, chosen by the key's hash.
-    std::condition_variable* changed = nullptr;
-    bool orphaned = false;  // inherited through fork(); see after_fork()
+    registry_condition* changed = nullptr;
     // The idle list (users == 0), most recently released first.
-    bool idle = false;
     std::pair<const key_view, key_state>* newer = nullptr;
     std::pair<const key_view, key_state>* older = nullptr;
-    // Owns the text the entry's key_view points to.
-    std::optional<lock_key> key;
+    bool upgrade_pending = false;  // a shared owner waits to be the only one
+    bool orphaned = false;  // inherited through fork(); see after_fork()
+    bool idle = false;
   };
 
   using map_type = std::unordered_map<key_view, key_state, key_view_hash>;
@@ -71,14 +73,14 @@ class thread_registry {
   // recursive_deadlock_error or acquiring_thread_level_lock_would_block_error
   // and then leaves no trace.
   entry& acquire(const lock_request& request) {
-    std::unique_lock<std::mutex> lock = lock_registry(mutex_);
-    const auto [found, added] = keys_.try_emplace(key_view(request.key));
+    std::unique_lock<registry_mutex> lock(mutex_);
+    // The view points to the request's text, which the new entry's copy
+    // of the key shares and keeps alive.
+    const auto [found, added] =
+        keys_.try_emplace(key_view(request.key), request.key);
     entry& node = *found;
     key_state& state = node.second;
-    if (added) {
-      state.key.emplace(request.key);
-      state.changed = &conditions_[request.key.hash() % kConditions];
-    }
+    if (added) state.changed = &conditions_[request.key.hash() % kConditions];
     if (state.users++ == 0 && state.idle) wake(node);
     const std::thread::id self = std::this_thread::get_id();
 
@@ -114,9 +116,9 @@ class thread_registry {
   // Gives back one hold of `mode` taken by thread `holder` through acquire().
   // Never blocks on anything but the registry mutex; never throws.
   void release(entry& node, std::thread::id holder, bool shared) noexcept {
-    std::condition_variable* changed = nullptr;
+    registry_condition* changed = nullptr;
     {
-      const std::unique_lock<std::mutex> lock = lock_registry(mutex_);
+      const std::unique_lock<registry_mutex> lock(mutex_);
       key_state& state = node.second;
       if (state.owners.remove(holder, shared) == 0 && !shared) {
         state.writer = std::thread::id();
@@ -140,7 +142,7 @@ class thread_registry {
   //
   // Returns the number of keys held or asked for; 0 when nothing is in use.
   std::size_t size() const {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<registry_mutex> lock(mutex_);
     return keys_.size() - idle_count_;
   }
 
@@ -173,12 +175,9 @@ class thread_registry {
 
   void after_fork() noexcept {
     while (idle_oldest_ != nullptr) evict_oldest();
-    // The condition variables are shared by keys, and a parent's thread may
-    // have been waiting on one, which leaves the child's copy undefined
-    // (POSIX). Fresh ones, without destroying the old (undefined with a
-    // waiter).
-    for (std::condition_variable& condition : conditions_) {
-      new (&condition) std::condition_variable;
+    // A parent's thread may have been waiting on a condition the keys share.
+    for (registry_condition& condition : conditions_) {
+      condition.reset_after_fork();
     }
     while (!keys_.empty()) {
       map_type::node_type orphan = keys_.extract(keys_.begin());
@@ -200,7 +199,7 @@ class thread_registry {
 
   // Waits on the key until `ready()`, as far as the request allows.
   template <class Ready>
-  static bool wait(std::unique_lock<std::mutex>& lock, key_state& state,
+  static bool wait(std::unique_lock<registry_mutex>& lock, key_state& state,
                    const lock_request& request, Ready ready) {
     if (ready()) return true;
     if (!request.may_wait()) return false;
@@ -214,7 +213,7 @@ class thread_registry {
   // is the only owner. Only one such upgrade may wait per key: a second
   // would wait for the first, which waits for it.
   void upgrade(entry& node, const lock_request& request,
-               std::unique_lock<std::mutex>& lock) {
+               std::unique_lock<registry_mutex>& lock) {
     key_state& state = node.second;
     if (state.owners.threads() == 1) return;
     if (!request.may_wait()) fail_would_block(node, request);
@@ -289,8 +288,8 @@ class thread_registry {
     keys_.erase(keys_.find(oldest.first));
   }
 
-  mutable std::mutex mutex_;
-  std::condition_variable conditions_[kConditions];
+  mutable registry_mutex mutex_;
+  registry_condition conditions_[kConditions];
   map_type keys_;
   entry* idle_newest_ = nullptr;
   entry* idle_oldest_ = nullptr;
