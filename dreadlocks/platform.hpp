@@ -24,52 +24,58 @@ using default_process_lock = ofd_process_lock;
 using default_process_lock = fcntl_process_lock;
 #endif
 
+namespace detail {
+
+// The three compositions every kind of lock comes in, stated once:
+// `both` levels, the `process_level` only, the `thread_level` only.
+template <template <class, class, class> class Lock>
+struct compositions {
+  using both =
+      Lock<shareable_thread_lock, default_process_lock, reentrant_if_requested>;
+  using process_level =
+      Lock<no_thread_lock, default_process_lock, reentrant_if_requested>;
+  using thread_level =
+      Lock<shareable_thread_lock, no_process_lock, reentrant_if_requested>;
+};
+
+}  // namespace detail
+
 // path_lock
 //
 // Locks a path at both levels: threads of this process, then processes.
-using path_lock = basic_path_lock<shareable_thread_lock, default_process_lock,
-                                  reentrant_if_requested>;
+using path_lock = detail::compositions<basic_path_lock>::both;
 
 // process_level_path_lock
 //
 // Locks a path at the process level only; the threads of one process share
 // it.
 using process_level_path_lock =
-    basic_path_lock<no_thread_lock, default_process_lock,
-                    reentrant_if_requested>;
+    detail::compositions<basic_path_lock>::process_level;
 
 // thread_level_path_lock
 //
 // Locks a key at the thread level only; never touches the file system.
 using thread_level_path_lock =
-    basic_path_lock<shareable_thread_lock, no_process_lock,
-                    reentrant_if_requested>;
+    detail::compositions<basic_path_lock>::thread_level;
 
 // path_mutex, process_level_path_mutex, thread_level_path_mutex
 //
 // The same three compositions as standard SharedTimedMutex types.
-using path_mutex = basic_path_mutex<shareable_thread_lock, default_process_lock,
-                                    reentrant_if_requested>;
+using path_mutex = detail::compositions<basic_path_mutex>::both;
 using process_level_path_mutex =
-    basic_path_mutex<no_thread_lock, default_process_lock,
-                     reentrant_if_requested>;
+    detail::compositions<basic_path_mutex>::process_level;
 using thread_level_path_mutex =
-    basic_path_mutex<shareable_thread_lock, no_process_lock,
-                     reentrant_if_requested>;
+    detail::compositions<basic_path_mutex>::thread_level;
 
 // multi_path_lock, process_level_multi_path_lock,
 // thread_level_multi_path_lock
 //
 // The same three compositions, locking several paths in one call.
-using multi_path_lock =
-    basic_multi_path_lock<shareable_thread_lock, default_process_lock,
-                          reentrant_if_requested>;
+using multi_path_lock = detail::compositions<basic_multi_path_lock>::both;
 using process_level_multi_path_lock =
-    basic_multi_path_lock<no_thread_lock, default_process_lock,
-                          reentrant_if_requested>;
+    detail::compositions<basic_multi_path_lock>::process_level;
 using thread_level_multi_path_lock =
-    basic_multi_path_lock<shareable_thread_lock, no_process_lock,
-                          reentrant_if_requested>;
+    detail::compositions<basic_multi_path_lock>::thread_level;
 
 }  // namespace dreadlocks
 
