@@ -54,38 +54,30 @@ void BM_thread_level_path_lock(benchmark::State& state) {
   }
 }
 
+// Locks and unlocks `mutex` in the mode the benchmark's argument names.
+void cycle(std::shared_mutex& mutex, bool shared) {
+  if (shared) {
+    mutex.lock_shared();
+    benchmark::DoNotOptimize(mutex);
+    mutex.unlock_shared();
+  } else {
+    mutex.lock();
+    benchmark::DoNotOptimize(mutex);
+    mutex.unlock();
+  }
+}
+
 void BM_baseline_guarded_map(benchmark::State& state) {
   const auto path = lock_file("thread.lock");
   const bool shared = state.range(0) != 0;
   guarded_map map;
-  for (auto _ : state) {
-    std::shared_mutex& mutex = map.find(path.native());
-    if (shared) {
-      mutex.lock_shared();
-      benchmark::DoNotOptimize(mutex);
-      mutex.unlock_shared();
-    } else {
-      mutex.lock();
-      benchmark::DoNotOptimize(mutex);
-      mutex.unlock();
-    }
-  }
+  for (auto _ : state) cycle(map.find(path.native()), shared);
 }
 
 void BM_baseline_shared_mutex(benchmark::State& state) {
   const bool shared = state.range(0) != 0;
   std::shared_mutex mutex;
-  for (auto _ : state) {
-    if (shared) {
-      mutex.lock_shared();
-      benchmark::DoNotOptimize(mutex);
-      mutex.unlock_shared();
-    } else {
-      mutex.lock();
-      benchmark::DoNotOptimize(mutex);
-      mutex.unlock();
-    }
-  }
+  for (auto _ : state) cycle(mutex, shared);
 }
 
 // --- process level, uncontended --------------------------------------------
