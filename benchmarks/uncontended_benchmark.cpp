@@ -43,15 +43,22 @@ dreadlocks::lock_options mode(bool shared) {
   return options;
 }
 
+// One guard constructed and destroyed per iteration, on the file `name`;
+// range(0) = 1 for shared.
+template <class Lock>
+void uncontended(benchmark::State& state, const char* name) {
+  const auto path = lock_file(name);
+  const auto options = mode(state.range(0) != 0);
+  for (auto _ : state) {
+    Lock lock(path, options);
+    benchmark::DoNotOptimize(lock);
+  }
+}
+
 // --- thread level, uncontended ---------------------------------------------
 
 void BM_thread_level_path_lock(benchmark::State& state) {
-  const auto path = lock_file("thread.lock");
-  const auto options = mode(state.range(0) != 0);
-  for (auto _ : state) {
-    dreadlocks::thread_level_path_lock lock(path, options);
-    benchmark::DoNotOptimize(lock);
-  }
+  uncontended<dreadlocks::thread_level_path_lock>(state, "thread.lock");
 }
 
 // Locks and unlocks `mutex` in the mode the benchmark's argument names.
@@ -83,21 +90,11 @@ void BM_baseline_shared_mutex(benchmark::State& state) {
 // --- process level, uncontended --------------------------------------------
 
 void BM_process_level_path_lock(benchmark::State& state) {
-  const auto path = lock_file("process.lock");
-  const auto options = mode(state.range(0) != 0);
-  for (auto _ : state) {
-    dreadlocks::process_level_path_lock lock(path, options);
-    benchmark::DoNotOptimize(lock);
-  }
+  uncontended<dreadlocks::process_level_path_lock>(state, "process.lock");
 }
 
 void BM_path_lock(benchmark::State& state) {
-  const auto path = lock_file("process.lock");
-  const auto options = mode(state.range(0) != 0);
-  for (auto _ : state) {
-    dreadlocks::path_lock lock(path, options);
-    benchmark::DoNotOptimize(lock);
-  }
+  uncontended<dreadlocks::path_lock>(state, "process.lock");
 }
 
 void BM_baseline_raw_ofd(benchmark::State& state) {
