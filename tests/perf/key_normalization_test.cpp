@@ -5,6 +5,7 @@
 // must give exactly the key the slow way gives.
 
 #define BOOST_TEST_MODULE key_normalization_test
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/watchdog.hpp"
 
 namespace fs = std::filesystem;
 
@@ -108,4 +110,29 @@ BOOST_AUTO_TEST_CASE(a_moved_from_key_is_empty) {
   const dreadlocks::lock_key taker(std::move(key));
   BOOST_TEST(taker.path() == fs::path("/tmp/key-test/moved"));
   BOOST_TEST(key.path().empty());  // NOLINT(bugprone-use-after-move)
+}
+
+BOOST_AUTO_TEST_CASE(path_is_built_once_for_all_copies_even_when_threads_race) {
+  const dreadlocks::lock_key key(std::string("/tmp/key-test/raced/./lock"),
+                                 kOperation);
+  BOOST_TEST(key.native() == "/tmp/key-test/raced/lock");
+  BOOST_TEST(std::string(key.c_str()) == "/tmp/key-test/raced/lock");
+  dreadlocks_test::watchdog dog("path_is_built_once", std::chrono::seconds(20));
+  constexpr int kThreads = 8;
+  const fs::path* seen[kThreads] = {};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const dreadlocks::lock_key copy = key;  // shares the block
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      seen[i] = &copy.path();  // all first calls, as close together as can be
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const fs::path* path : seen) {
+    BOOST_TEST(path == &key.path());
+  }
+  BOOST_TEST(key.path() == fs::path("/tmp/key-test/raced/lock"));
 }
