@@ -21,20 +21,11 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/scenario_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
 
 namespace dreadlocks_test {
-
-// The process level alone, and both levels, over process policy P.
-template <class P>
-using process_level_lock =
-    dreadlocks::basic_path_lock<dreadlocks::no_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
-template <class P>
-using both_levels_lock =
-    dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
 
 // Every scenario runs against both OS primitives.
 using process_policies = boost::mpl::list<dreadlocks::ofd_process_lock,
@@ -48,10 +39,6 @@ using file_locks =
                      process_level_lock<dreadlocks::fcntl_process_lock>,
                      both_levels_lock<dreadlocks::fcntl_process_lock>>;
 
-// The lock with the same process policy as Lock but no thread level.
-template <class Lock>
-using process_level_of = process_level_lock<typename Lock::process_policy>;
-
 // A unique scratch path (temp_path.hpp) with nothing at it: a file or
 // directory left there by an earlier run whose pid was reused is removed,
 // so that counters start at zero and links can be created.
@@ -59,24 +46,6 @@ inline std::filesystem::path fresh_path(const std::string& stem) {
   auto path = unique_path(stem);
   std::filesystem::remove_all(path);
   return path;
-}
-
-// The key a lock on `file` is taken under.
-inline std::filesystem::path key_of(const std::filesystem::path& file) {
-  return std::filesystem::absolute(file).lexically_normal();
-}
-
-inline dreadlocks::lock_options mode(bool shared, bool blocking = true,
-                                     bool reentrant = false) {
-  dreadlocks::lock_options options;
-  options.shared = shared;
-  options.blocking = blocking;
-  options.reentrant = reentrant;
-  return options;
-}
-
-inline const char* mode_name(bool shared) {
-  return shared ? "shared" : "exclusive";
 }
 
 // What a non-blocking attempt came to.

@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_read_modify_write_loses_nothing, Lock,
         // A bounded number of reads: a reader that never paused would keep
         // the writers out (readers are admitted while a writer waits).
         for (int i = 0; i < kReads; ++i) {
-          Lock lock(path, opts(true));
+          Lock lock(path, mode(true));
           const long first = counter;
           std::this_thread::yield();
           if (counter != first) ++torn_reads;
@@ -103,7 +103,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(random_mix_keeps_readers_or_one_writer, Lock,
           const bool blocking = random() % 4 != 0;
           const bool nest = random() % 4 == 0;
           try {
-            Lock lock(paths[k], opts(shared, blocking));
+            Lock lock(paths[k], mode(shared, blocking));
             auto& c = counts[k];
             if (shared) {
               ++c.readers;
@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(random_mix_keeps_readers_or_one_writer, Lock,
             }
             if (nest) {
               // Shared inside either mode never waits on others.
-              Lock inner(paths[k], opts(true, false, true));
+              Lock inner(paths[k], mode(true, false, true));
               if (!inner.owns_lock()) ++violations;
             }
             std::this_thread::yield();

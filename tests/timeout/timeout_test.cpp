@@ -24,6 +24,7 @@
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/proc_locks.hpp"
+#include "tests/support/scenario_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
@@ -37,15 +38,6 @@ using dreadlocks::lock_level;
 
 namespace {
 
-template <class P>
-using both_levels =
-    dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
-template <class P>
-using process_only =
-    dreadlocks::basic_path_lock<dreadlocks::no_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
-
 // The guards that exclude the threads of one process.
 using thread_excluding =
     boost::mpl::list<dreadlocks::path_lock, dreadlocks::thread_level_path_lock>;
@@ -54,18 +46,13 @@ using thread_excluding =
 // compositions over classic fcntl locks.
 using process_excluding =
     boost::mpl::list<dreadlocks::path_lock, dreadlocks::process_level_path_lock,
-                     both_levels<dreadlocks::fcntl_process_lock>,
-                     process_only<dreadlocks::fcntl_process_lock>>;
+                     dlt::both_levels_lock<dreadlocks::fcntl_process_lock>,
+                     dlt::process_level_lock<dreadlocks::fcntl_process_lock>>;
 
-// What another process holds in these tests: the process level alone, with
-// Lock's OS primitive.
 // The guards with both levels.
 using both_levels_locks =
     boost::mpl::list<dreadlocks::path_lock,
-                     both_levels<dreadlocks::fcntl_process_lock>>;
-
-template <class Lock>
-using foreign_of = process_only<typename Lock::process_policy>;
+                     dlt::both_levels_lock<dreadlocks::fcntl_process_lock>>;
 
 constexpr auto kShortTimeout = 300ms;
 constexpr auto kMargin = 2s;  // generous: sanitizers, loaded CI machines
@@ -186,8 +173,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(at_process_level, Lock, process_excluding) {
                                << dlt::mode_name(asked_shared)) {
       const auto file = dlt::unique_path("process-expiry");
       const auto empty = dlt::holdings_now();
-      auto holder =
-          dlt::hold_in_process<foreign_of<Lock>>(file, dlt::mode(held_shared));
+      auto holder = dlt::hold_in_process<dlt::process_level_of<Lock>>(
+          file, dlt::mode(held_shared));
       BOOST_TEST_REQUIRE(holder->wait_held());
       const auto elapsed = expect_refused<Lock>(
           file, dlt::timed(kShortTimeout, asked_shared), lock_level::process,
@@ -255,8 +242,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(process_holder_releases, Lock,
     BOOST_TEST_CONTEXT("held " << dlt::mode_name(held_shared) << ", asked "
                                << dlt::mode_name(asked_shared)) {
       const auto file = dlt::unique_path("process-release");
-      auto holder =
-          dlt::hold_in_process<foreign_of<Lock>>(file, dlt::mode(held_shared));
+      auto holder = dlt::hold_in_process<dlt::process_level_of<Lock>>(
+          file, dlt::mode(held_shared));
       BOOST_TEST_REQUIRE(holder->wait_held());
       holder->order_release(
           dlt::release_order::when_asleep(dlt::current_tid()));
@@ -326,7 +313,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(is_non_blocking_at_process_level, Lock,
                               process_excluding) {
   dlt::watchdog dog("is_non_blocking_at_process_level", 20s);
   const auto file = dlt::unique_path("zero-process");
-  auto holder = dlt::hold_in_process<foreign_of<Lock>>(file, dlt::mode(false));
+  auto holder =
+      dlt::hold_in_process<dlt::process_level_of<Lock>>(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(holder->wait_held());
   std::string non_blocking_message;
   try {
@@ -372,7 +360,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(thread_level_then_process_level, Lock,
   constexpr auto thread_part = 1500ms;
   const auto file = dlt::unique_path("whole");
   // Fork first, while this process holds nothing.
-  auto other_process = dlt::hold_in_process<foreign_of<Lock>>(file);
+  auto other_process = dlt::hold_in_process<dlt::process_level_of<Lock>>(file);
   BOOST_TEST_REQUIRE(other_process->wait_held());
   auto other_thread =
       dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
@@ -451,7 +439,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(at_process_level_disturbs_nothing, Lock,
     BOOST_TEST_CONTEXT("asked " << dlt::mode_name(shared)) {
       const auto file = dlt::unique_path("expired-process");
       const auto empty = dlt::holdings_now();
-      auto holder = dlt::hold_in_process<foreign_of<Lock>>(file);
+      auto holder = dlt::hold_in_process<dlt::process_level_of<Lock>>(file);
       BOOST_TEST_REQUIRE(holder->wait_held());
 
       std::atomic<pid_t> tid{0};
@@ -489,9 +477,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(does_not_disturb_another_process, Lock,
   dlt::watchdog dog("does_not_disturb_another_process", 20s);
   const auto file = dlt::unique_path("expired-other");
   const auto empty = dlt::holdings_now();
-  auto a = dlt::hold_in_process<foreign_of<Lock>>(file);
+  auto a = dlt::hold_in_process<dlt::process_level_of<Lock>>(file);
   BOOST_TEST_REQUIRE(a->wait_held());
-  auto b = dlt::hold_in_process<foreign_of<Lock>>(file);
+  auto b = dlt::hold_in_process<dlt::process_level_of<Lock>>(file);
   BOOST_TEST_REQUIRE(dlt::wait_for_blocked_requests(file, 1));
 
   const auto elapsed =
