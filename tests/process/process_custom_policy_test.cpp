@@ -17,17 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "dreadlocks/dreadlocks.hpp"
 #include "tests/process/process_test_common.hpp"
-#include "tests/support/alarm_watchdog.hpp"
-#include "tests/support/child_process.hpp"
-#include "tests/support/fd_count.hpp"
-#include "tests/support/temp_path.hpp"
-
-namespace dlt = dreadlocks_test;
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using dlt::attempt;
 
 namespace {
 

@@ -21,25 +21,9 @@
 #include <string>
 #include <thread>
 
-#include "dreadlocks/detail/process_registry.hpp"
-#include "dreadlocks/dreadlocks.hpp"
 #include "tests/process/process_test_common.hpp"
-#include "tests/support/alarm_watchdog.hpp"
-#include "tests/support/child_process.hpp"
-#include "tests/support/fd_count.hpp"
-#include "tests/support/proc_locks.hpp"
-#include "tests/support/temp_path.hpp"
-
-namespace dlt = dreadlocks_test;
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using dlt::attempt;
 
 namespace {
-
-std::size_t open_lock_files() {
-  return dreadlocks::detail::process_registry::instance().open_files();
-}
 
 // A thread that takes a lock when started and releases it when told.
 template <class Lock>
@@ -180,7 +164,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(open_lock_files() == 0u);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
 }
 
 // Exclusive inside shared while another process holds shared: a
@@ -251,7 +235,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(threads_share_the_process_level, P,
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(open_lock_files() == 0u);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
 }
 
 // A thread waiting in the kernel (an upgrade of the process's shared OS
@@ -286,7 +270,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(waiting_thread_does_not_block_the_others, P,
   BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
   writer.release();
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(open_lock_files() == 0u);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
 }
 
 // fork() while holding (docs/process-level.md#fork): the child holds
@@ -309,7 +293,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
     Lock held(file, dlt::mode(shared));
     Lock nested(file, dlt::mode(true, true, true));
     dlt::child_process child([&] {
-      dlt::child_require(open_lock_files() == 0u, "no lock file in the child");
+      dlt::child_require(dlt::open_lock_files() == 0u,
+                         "no lock file in the child");
       dlt::child_require(dlt::descriptors_open_on(file) == 0u,
                          "no inherited descriptor on the lock file");
       dlt::child_require(
@@ -340,7 +325,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
     BOOST_TEST(held.owns_lock());
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(open_lock_files() == 0u);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
 }
 
 // The close trap: while a lock is held through one spelling of a file,
@@ -416,7 +401,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   BOOST_TEST(dlt::open_descriptor_count() == fds);
   BOOST_TEST(dlt::descriptors_open_on(file) == 0u);
-  BOOST_TEST(open_lock_files() == 0u);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -17,15 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "dreadlocks/dreadlocks.hpp"
 #include "tests/process/process_test_common.hpp"
-#include "tests/support/alarm_watchdog.hpp"
-#include "tests/support/child_process.hpp"
-#include "tests/support/shared_memory.hpp"
-#include "tests/support/temp_path.hpp"
-
-namespace dlt = dreadlocks_test;
-using namespace std::chrono_literals;
 
 namespace {
 

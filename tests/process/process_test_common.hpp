@@ -4,6 +4,9 @@
 // against (both process policies, with and without the thread level), a
 // child that probes a lock without blocking on command, a child that holds
 // a lock until told to release it, and checks of the would-block error.
+// It brings the library and the support headers a process test uses
+// (watchdog, children, shared memory, descriptor and /proc/locks counts,
+// scratch paths), so that a test includes this header alone.
 
 #ifndef DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_
 #define DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_
@@ -12,6 +15,7 @@
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -19,8 +23,12 @@
 #include <system_error>
 #include <type_traits>
 
+#include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/alarm_watchdog.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/fd_count.hpp"
+#include "tests/support/proc_locks.hpp"
 #include "tests/support/scenario_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
@@ -46,6 +54,12 @@ inline std::filesystem::path fresh_path(const std::string& stem) {
   auto path = unique_path(stem);
   std::filesystem::remove_all(path);
   return path;
+}
+
+// The lock files this process has open (one per file it holds, at any
+// level, however many holds).
+inline std::size_t open_lock_files() {
+  return dreadlocks::detail::process_registry::instance().open_files();
 }
 
 // What a non-blocking attempt came to.
@@ -260,5 +274,12 @@ class holder {
 };
 
 }  // namespace dreadlocks_test
+
+// How every process test spells things. This header is included by the
+// test sources of this package only, never by another header.
+namespace dlt = dreadlocks_test;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using dlt::attempt;
 
 #endif  // DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_
