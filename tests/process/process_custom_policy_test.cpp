@@ -42,6 +42,15 @@ class call_log {
   std::vector<std::string> entries_;
 };
 
+// Records `entry` from a release, which is noexcept: an entry that cannot
+// be recorded is missing from the log, and the log checks catch that.
+void note_in_release(const char* entry) noexcept {
+  try {
+    call_log::instance().add(entry);
+  } catch (...) {
+  }
+}
+
 std::string mode_of(const dreadlocks::lock_request& request) {
   return request.shared ? "shared" : "exclusive";
 }
@@ -71,10 +80,7 @@ struct recording_process_lock {
   static void release(hold& held) noexcept {
     if (!held.held) return;
     held.held = false;
-    try {
-      call_log::instance().add("process release");
-    } catch (...) {
-    }
+    note_in_release("process release");
     Inner::release(held.inner);
   }
 
@@ -100,10 +106,7 @@ struct recording_thread_lock {
   static void release(hold& held) noexcept {
     if (!held.owns) return;
     held.owns = false;
-    try {
-      call_log::instance().add("thread release");
-    } catch (...) {
-    }
+    note_in_release("thread release");
     inner::release(held.held);
   }
 };
@@ -183,8 +186,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(refused_process_level_releases_thread_level, P,
           (log_entries{"thread acquired shared", "process acquire shared",
                        "process refused", "thread release"}),
       boost::test_tools::per_element());
-  const auto status = other.release();
-  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(dlt::exited_ok(other.release()));
   {
     Lock lock(file, dlt::mode(true, false));
     BOOST_TEST(lock.owns_lock());

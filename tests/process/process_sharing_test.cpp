@@ -89,6 +89,16 @@ class holding_thread {
   std::thread thread_;
 };
 
+// Everything this process held is released: another process gets the
+// file exclusively, this process is back to `fds` descriptors and has no
+// lock file open.
+template <class Lock>
+void check_all_released(dlt::prober<Lock>& other, std::size_t fds) {
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
+}
+
 // Restores the working directory on scope exit.
 class scoped_chdir {
  public:
@@ -162,9 +172,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
     BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
   }
-  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  check_all_released(other, fds);
 }
 
 // Exclusive inside shared while another process holds shared: a
@@ -189,8 +197,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_while_another_process_reads, P,
     BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
-    const auto status = reader.release();
-    BOOST_TEST(status.ok(), status.describe());
+    BOOST_TEST(dlt::exited_ok(reader.release()));
     process_only upgrade(file, dlt::mode(false, false, true));
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
   }
@@ -233,9 +240,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(threads_share_the_process_level, P,
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
   }
-  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  check_all_released(other, fds);
 }
 
 // A thread waiting in the kernel (an upgrade of the process's shared OS
@@ -264,8 +269,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(waiting_thread_does_not_block_the_others, P,
   shared.reset();  // returns although a thread of this process waits
   BOOST_TEST(!writer.settled_yet());
   BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
-  const auto status = reader.release();
-  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(dlt::exited_ok(reader.release()));
   BOOST_TEST(writer.settled() == attempt::granted);
   BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
   writer.release();
@@ -318,8 +322,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
                    (shared ? attempt::granted : attempt::process_would_block),
                dlt::mode_name(shared));
     events->parent_checked.signal();
-    const auto status = child.wait();
-    BOOST_TEST(status.ok(), status.describe());
+    BOOST_TEST(dlt::exited_ok(child.wait()));
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block,
                dlt::mode_name(shared) << ", after the child exited");
     BOOST_TEST(held.owns_lock());

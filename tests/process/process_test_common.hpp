@@ -62,6 +62,15 @@ inline std::size_t open_lock_files() {
   return dreadlocks::detail::process_registry::instance().open_files();
 }
 
+// For BOOST_TEST: whether a child exited with status 0; if not, the
+// failure says how it ended.
+inline boost::test_tools::predicate_result exited_ok(
+    const exit_status& status) {
+  boost::test_tools::predicate_result result(status.ok());
+  if (!status.ok()) result.message() << status.describe();
+  return result;
+}
+
 // What a non-blocking attempt came to.
 enum class attempt : int {
   granted = 1,
