@@ -47,7 +47,7 @@ void expect_free(holder<Lock>& other, const fs::path& path,
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("reentrant_same_mode_nesting", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("nest-same");
   constexpr int kDepth = 4;
   twice([&] {
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_inside_exclusive, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("shared_inside_exclusive", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("nest-shared-in-excl");
   twice([&] {
     holder<Lock> self("self");
@@ -106,8 +106,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(shared_inside_exclusive, Lock, lock_types) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_inside_shared_upgrades, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("exclusive_inside_shared_upgrades",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("nest-excl-in-shared");
   twice([&] {
     holder<Lock> self("self");
@@ -126,8 +125,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_inside_shared_upgrades, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_waits_for_other_readers, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("upgrade_waits_for_other_readers",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("upgrade-wait");
   const fs::path key = key_of(path);
   twice([&] {
@@ -160,8 +158,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_waits_for_other_readers, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(non_reentrant_repeat_is_refused, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("non_reentrant_repeat_is_refused",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("repeat");
   const fs::path key = key_of(path);
   twice([&] {
@@ -194,7 +191,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(non_reentrant_repeat_is_refused, Lock,
 // The always-refusing policy refuses even when the options ask for
 // reentrancy; the always-allowing one nests when they do not.
 BOOST_AUTO_TEST_CASE(reentrancy_policies_decide) {
-  dreadlocks_test::watchdog watchdog("reentrancy_policies_decide", kWatchdog);
+  case_watchdog watchdog;
   using never = dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock,
                                             dreadlocks::no_process_lock,
                                             dreadlocks::never_reentrant>;
@@ -219,7 +216,7 @@ BOOST_AUTO_TEST_CASE(reentrancy_policies_decide) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_deadlock_is_detected, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("upgrade_deadlock_is_detected", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("upgrade-deadlock");
   const fs::path key = key_of(path);
   twice([&] {
@@ -268,8 +265,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_deadlock_is_detected, Lock, lock_types) {
 // alone in the owner table.
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_after_outer_guard_moved_away, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("upgrade_after_outer_guard_moved_away",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("moved-upgrade");
   twice([&] {
     event_log log;

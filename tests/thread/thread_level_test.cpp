@@ -21,7 +21,7 @@ namespace {
 using namespace dreadlocks_thread_test;
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_matrix, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("nonblocking_matrix", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("matrix");
   const fs::path key = key_of(path);
   twice([&] {
@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_matrix, Lock, lock_types) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_never_waits, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("nonblocking_never_waits", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("nonblocking");
   const fs::path key = key_of(path);
   constexpr int kAttempts = 200;
@@ -113,8 +113,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_never_waits, Lock, lock_types) {
 // succeed.
 BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_shared_beside_arriving_shared, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog(
-      "nonblocking_shared_beside_arriving_shared", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("arriving-shared");
   constexpr int kRounds = 3000;
   twice([&] {
@@ -159,19 +158,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_shared_beside_arriving_shared, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("many_shared_then_one_exclusive",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("many-shared");
   constexpr std::size_t kReaders = 6;
   twice([&] {
     event_log log;
     rendezvous all_holding(kReaders);
-    std::vector<std::unique_ptr<holder<Lock>>> readers;
+    auto readers = named_holders<Lock>("S", kReaders, &log);
     std::vector<std::future<bool>> met;
-    for (std::size_t i = 0; i < kReaders; ++i) {
-      readers.push_back(
-          std::make_unique<holder<Lock>>("S" + std::to_string(i), &log));
-    }
     std::vector<std::future<outcome>> locked;
     for (auto& reader : readers) {
       locked.push_back(reader->lock(path, mode(true)));
@@ -213,17 +207,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_chain_against_waiting_exclusive, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("shared_chain_against_waiting_exclusive",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("chain");
   constexpr std::size_t kChain = 5;
   twice([&] {
     event_log log;
-    std::vector<std::unique_ptr<holder<Lock>>> readers;
-    for (std::size_t i = 0; i < kChain; ++i) {
-      readers.push_back(
-          std::make_unique<holder<Lock>>("R" + std::to_string(i), &log));
-    }
+    auto readers = named_holders<Lock>("R", kChain, &log);
     holder<Lock> writer("X", &log);
 
     require_ok(readers[0]->lock(path, mode(true)), "first reader");
@@ -268,7 +257,7 @@ class scoped_current_dir {
 };
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("key_normalization", kWatchdog);
+  case_watchdog watchdog;
   scoped_current_dir cwd(dreadlocks_test::unique_path("cwd"));
   fs::create_directories("dir");
   const fs::path key = (fs::current_path() / "lock").lexically_normal();
@@ -335,8 +324,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(distinct_keys_are_independent, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("distinct_keys_are_independent",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path a = dreadlocks_test::unique_path("key-a");
   const fs::path b = dreadlocks_test::unique_path("key-b");
   twice([&] {
@@ -357,8 +345,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(distinct_keys_are_independent, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(unlock_and_move_release_the_key, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("unlock_and_move_release_the_key",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("unlock");
   twice([&] {
     holder<Lock> other("other");

@@ -68,6 +68,18 @@ inline constexpr auto kTimeout = 10s;
 // Each test case's overall bound.
 inline constexpr std::chrono::milliseconds kWatchdog = 30s;
 
+// The watchdog of the running test case: bounds it by kWatchdog and, if it
+// fires, names it as Boost.Test does (with the lock type).
+class case_watchdog {
+ public:
+  case_watchdog()
+      : watchdog_(boost::unit_test::framework::current_test_case().full_name(),
+                  kWatchdog) {}
+
+ private:
+  dreadlocks_test::watchdog watchdog_;
+};
+
 // Requests, mode names and keys as the process and timeout tests spell
 // them too.
 using dreadlocks_test::key_of;
@@ -391,6 +403,18 @@ class holder {
   std::vector<Lock> guards_;  // touched on the worker's thread only
   worker worker_;             // last: destroyed (joined) first
 };
+
+// `count` holders named <prefix>0, <prefix>1, ..., logging to `log`.
+template <class Lock>
+std::vector<std::unique_ptr<holder<Lock>>> named_holders(
+    const std::string& prefix, std::size_t count, event_log* log) {
+  std::vector<std::unique_ptr<holder<Lock>>> holders;
+  for (std::size_t i = 0; i < count; ++i) {
+    holders.push_back(
+        std::make_unique<holder<Lock>>(prefix + std::to_string(i), log));
+  }
+  return holders;
+}
 
 // Waits (bounded) for `future`; true if it became ready.
 template <class T>
