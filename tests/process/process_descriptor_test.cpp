@@ -26,25 +26,9 @@
 #include <system_error>
 #include <vector>
 
-#include "dreadlocks/detail/process_registry.hpp"
-#include "dreadlocks/dreadlocks.hpp"
 #include "tests/process/process_test_common.hpp"
-#include "tests/support/alarm_watchdog.hpp"
-#include "tests/support/child_process.hpp"
-#include "tests/support/fd_count.hpp"
-#include "tests/support/shared_memory.hpp"
-#include "tests/support/temp_path.hpp"
-
-namespace dlt = dreadlocks_test;
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using dlt::attempt;
 
 namespace {
-
-std::size_t open_lock_files() {
-  return dreadlocks::detail::process_registry::instance().open_files();
-}
 
 // One bad input: the path, the error it must raise, and a text the
 // message must contain (the path, or what is wrong with it).
@@ -115,7 +99,7 @@ template <class Lock>
 std::string check_failure(const fs::path& path, std::errc code,
                           const std::vector<std::string>& named) {
   const std::size_t fds = dlt::open_descriptor_count();
-  const std::size_t files = open_lock_files();
+  const std::size_t files = dlt::open_lock_files();
   std::string problem;
   try {
     Lock lock(path, dlt::mode(false, false));
@@ -136,7 +120,7 @@ std::string check_failure(const fs::path& path, std::errc code,
     problem = std::string("not a std::system_error: ") + error.what();
   }
   if (dlt::open_descriptor_count() != fds) problem += "; leaked a descriptor";
-  if (open_lock_files() != files) problem += "; left a registry entry";
+  if (dlt::open_lock_files() != files) problem += "; left a registry entry";
   return problem;
 }
 
@@ -173,20 +157,20 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(one_descriptor_per_held_file, Lock,
   const auto file = dlt::fresh_path("count");
   const auto second = dlt::fresh_path("count-second");
   const std::size_t fds = dlt::open_descriptor_count();
-  const std::size_t files = open_lock_files();
+  const std::size_t files = dlt::open_lock_files();
   for (const bool shared : {false, true}) {
     {
       Lock lock(file, dlt::mode(shared));
       BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
       BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
-      BOOST_TEST(open_lock_files() == files + 1);
+      BOOST_TEST(dlt::open_lock_files() == files + 1);
       {
         Lock nested(file, dlt::mode(true, true, true));
         BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
         BOOST_TEST(nested.native_handle() == lock.native_handle());
         Lock other(second, dlt::mode(shared));
         BOOST_TEST(dlt::open_descriptor_count() == fds + 2);
-        BOOST_TEST(open_lock_files() == files + 2);
+        BOOST_TEST(dlt::open_lock_files() == files + 2);
       }
       BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
       Lock moved(std::move(lock));
@@ -199,7 +183,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(one_descriptor_per_held_file, Lock,
     }
     BOOST_TEST(dlt::open_descriptor_count() == fds);
     BOOST_TEST(dlt::descriptors_open_on(file) == 0u);
-    BOOST_TEST(open_lock_files() == files);
+    BOOST_TEST(dlt::open_lock_files() == files);
   }
 }
 
@@ -213,12 +197,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(refusals_leave_no_descriptor, Lock,
   dlt::holder<Lock> other(busy, dlt::mode(false));
   BOOST_TEST_REQUIRE(other.wait_settled() == attempt::granted);
   const std::size_t fds = dlt::open_descriptor_count();
-  const std::size_t files = open_lock_files();
+  const std::size_t files = dlt::open_lock_files();
   for (const bool shared : {false, true}) {
     BOOST_TEST(dlt::try_lock_once<Lock>(busy, dlt::mode(shared, false)) ==
                attempt::process_would_block);
     BOOST_TEST(dlt::open_descriptor_count() == fds);
-    BOOST_TEST(open_lock_files() == files);
+    BOOST_TEST(dlt::open_lock_files() == files);
   }
   {
     Lock held(mine, dlt::mode(false));
@@ -232,13 +216,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(refusals_leave_no_descriptor, Lock,
                    std::string::npos);
       }
       BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
-      BOOST_TEST(open_lock_files() == files + 1);
+      BOOST_TEST(dlt::open_lock_files() == files + 1);
     }
   }
   BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(open_lock_files() == files);
-  const auto status = other.release();
-  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(dlt::open_lock_files() == files);
+  BOOST_TEST(dlt::exited_ok(other.release()));
 }
 
 // Every bad input: std::system_error with its code, a message naming the
@@ -299,8 +282,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(failures_keep_other_locks, Lock,
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   BOOST_TEST(dlt::open_descriptor_count() == fds);
-  const auto status = busy_holder.release();
-  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(dlt::exited_ok(busy_holder.release()));
 }
 
 // No permission on the lock file: EACCES naming the path, nothing left.
@@ -333,8 +315,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(no_permission, Lock, dlt::file_locks) {
     dlt::child_require(problem.empty(), problem);
     return 0;
   });
-  const auto status = child.wait();
-  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(dlt::exited_ok(child.wait()));
 }
 
 // Out of descriptors (EMFILE): a child that holds a lock exhausts its
@@ -357,7 +338,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(out_of_descriptors, Lock, dlt::file_locks) {
   dlt::child_process child([&] {
     Lock held(held_file, dlt::mode(false));
     const std::size_t fds = dlt::open_descriptor_count();
-    const std::size_t files = open_lock_files();
+    const std::size_t files = dlt::open_lock_files();
     rlimit limit{};
     dlt::child_require(::getrlimit(RLIMIT_NOFILE, &limit) == 0, "getrlimit");
     limit.rlim_cur = fds + 16;
@@ -384,7 +365,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(out_of_descriptors, Lock, dlt::file_locks) {
             std::string("message does not name the path: ") + error.what();
       }
     }
-    if (open_lock_files() != files) problem += "; left a registry entry";
+    if (dlt::open_lock_files() != files) problem += "; left a registry entry";
     {
       // The held file through another spelling: no descriptor needed.
       Lock again(link_dir / "held", dlt::mode(false, false, true));
@@ -401,8 +382,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(out_of_descriptors, Lock, dlt::file_locks) {
   BOOST_TEST(dlt::try_lock_once<Lock>(held_file, dlt::mode(true, false)) ==
              attempt::process_would_block);
   events->probed.signal();
-  const auto status = child.wait();
-  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(dlt::exited_ok(child.wait()));
   BOOST_TEST(dlt::try_lock_once<Lock>(held_file, dlt::mode(false, false)) ==
              attempt::granted);
 }

@@ -17,16 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "dreadlocks/dreadlocks.hpp"
 #include "tests/process/process_test_common.hpp"
-#include "tests/support/alarm_watchdog.hpp"
-#include "tests/support/child_process.hpp"
-#include "tests/support/proc_locks.hpp"
-#include "tests/support/shared_memory.hpp"
-#include "tests/support/temp_path.hpp"
-
-namespace dlt = dreadlocks_test;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -47,6 +38,27 @@ struct writer_state {
   std::atomic<int> inside{0};
   std::atomic<int> seen_inside{-1};
 };
+
+// Forks a writer that says it is about to lock, waits for Lock on `file`
+// exclusively, and once granted records how many readers it found inside.
+template <class Lock>
+dlt::child_process start_writer(const fs::path& file, writer_state& state) {
+  return dlt::child_process([&] {
+    state.about_to_lock.signal();
+    Lock lock(file, dlt::mode(false));
+    state.seen_inside = state.inside.load();
+    state.got.signal();
+    return 0;
+  });
+}
+
+// The writer got the lock, with no reader inside, and exited well.
+void check_writer_got_it_alone(dlt::child_process& writer,
+                               writer_state& state) {
+  BOOST_TEST(state.got.wait());
+  BOOST_TEST(dlt::exited_ok(writer.wait()));
+  BOOST_TEST(state.seen_inside.load() == 0);
+}
 
 // Shared by a waiter whose wait is interrupted by signals and the test.
 struct interrupt_state {
@@ -106,8 +118,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(non_blocking_matrix, Lock, dlt::file_locks) {
         BOOST_CHECK_THROW(Lock(file, dlt::mode(rest_shared, false)),
                           dreadlocks::acquiring_lock_would_block_error);
       }
-      const auto status = a.release();
-      BOOST_TEST(status.ok(), status.describe());
+      BOOST_TEST(dlt::exited_ok(a.release()));
       // Once A is gone, anything is granted at once.
       BOOST_TEST(dlt::try_lock_once<Lock>(file, dlt::mode(false, false)) ==
                  dlt::attempt::granted);
@@ -139,10 +150,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_holder_refuses_other_process_threads,
     for (auto& worker : workers) worker.join();
     return refused == threads ? 0 : 1;
   });
-  const auto b_status = b.wait();
-  BOOST_TEST(b_status.ok(), b_status.describe());
-  const auto a_status = a.release();
-  BOOST_TEST(a_status.ok(), a_status.describe());
+  BOOST_TEST(dlt::exited_ok(b.wait()));
+  BOOST_TEST(dlt::exited_ok(a.release()));
 }
 
 // One process holds exclusive; the threads of another process ask for
@@ -177,11 +186,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_holder_delays_other_process_threads,
   BOOST_TEST(!state->got.try_wait(),
              "a thread of B got shared while A "
              "held exclusive");
-  const auto a_status = a.release();
-  BOOST_TEST(a_status.ok(), a_status.describe());
+  BOOST_TEST(dlt::exited_ok(a.release()));
   BOOST_TEST(state->got.wait_n(threads));
-  const auto b_status = b.wait();
-  BOOST_TEST(b_status.ok(), b_status.describe());
+  BOOST_TEST(dlt::exited_ok(b.wait()));
   BOOST_TEST(state->early.load() == 0);
   BOOST_TEST(state->not_together.load() == 0);
 }
@@ -203,26 +210,16 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
     BOOST_TEST_REQUIRE(reader->wait_settled() == dlt::attempt::granted);
   }
   BOOST_TEST(state->inside.load() == readers);
-  dlt::child_process writer([&] {
-    state->about_to_lock.signal();
-    Lock lock(file, dlt::mode(false));
-    state->seen_inside = state->inside.load();
-    state->got.signal();
-    return 0;
-  });
+  auto writer = start_writer<Lock>(file, *state);
   BOOST_TEST_REQUIRE(state->about_to_lock.wait());
   BOOST_TEST(dlt::wait_for_blocked_requests(file, 1));
   for (int i = 0; i < readers; ++i) {
     BOOST_TEST(!state->got.try_wait(), "the writer got exclusive with "
                                            << readers - i
                                            << " readers holding");
-    const auto status = holders[i]->release();
-    BOOST_TEST(status.ok(), status.describe());
+    BOOST_TEST(dlt::exited_ok(holders[i]->release()));
   }
-  BOOST_TEST(state->got.wait());
-  const auto status = writer.wait();
-  BOOST_TEST(status.ok(), status.describe());
-  BOOST_TEST(state->seen_inside.load() == 0);
+  check_writer_got_it_alone(writer, *state);
 }
 
 // A chain of overlapping readers (each granted without blocking while the
@@ -237,13 +234,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(overlapping_shared_chain_vs_waiting_exclusive,
   auto previous = std::make_unique<dlt::holder<Lock>>(file, dlt::mode(true),
                                                       &state->inside);
   BOOST_TEST_REQUIRE(previous->wait_settled() == dlt::attempt::granted);
-  dlt::child_process writer([&] {
-    state->about_to_lock.signal();
-    Lock lock(file, dlt::mode(false));
-    state->seen_inside = state->inside.load();
-    state->got.signal();
-    return 0;
-  });
+  auto writer = start_writer<Lock>(file, *state);
   BOOST_TEST_REQUIRE(state->about_to_lock.wait());
   BOOST_TEST_REQUIRE(dlt::wait_for_blocked_requests(file, 1));
   for (int i = 1; i < chain; ++i) {
@@ -252,19 +243,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(overlapping_shared_chain_vs_waiting_exclusive,
         file, dlt::mode(true, false), &state->inside);
     BOOST_TEST_REQUIRE(next->wait_settled() == dlt::attempt::granted,
                        "reader " << i << " of the chain");
-    const auto status = previous->release();
-    BOOST_TEST(status.ok(), status.describe());
+    BOOST_TEST(dlt::exited_ok(previous->release()));
     BOOST_TEST(!state->got.try_wait(), "the writer got in during the chain");
     previous = std::move(next);
   }
   // The writer still waits (it is woken by each release and waits again).
   BOOST_TEST(dlt::wait_for_blocked_requests(file, 1));
-  const auto status = previous->release();
-  BOOST_TEST(status.ok(), status.describe());
-  BOOST_TEST(state->got.wait());
-  const auto writer_status = writer.wait();
-  BOOST_TEST(writer_status.ok(), writer_status.describe());
-  BOOST_TEST(state->seen_inside.load() == 0);
+  BOOST_TEST(dlt::exited_ok(previous->release()));
+  check_writer_got_it_alone(writer, *state);
 }
 
 // A process waiting for the lock is interrupted by signals (a handler
@@ -302,12 +288,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(interrupted_wait_is_retried, Lock,
   }
   BOOST_TEST(dlt::wait_for_blocked_requests(file, 1));
   BOOST_TEST(!state->got.try_wait());
-  const auto a_status = a.release();
-  BOOST_TEST(a_status.ok(), a_status.describe());
+  BOOST_TEST(dlt::exited_ok(a.release()));
   BOOST_TEST(state->got.wait());
   if (handlers_deferred) BOOST_TEST(state->interrupted.wait());
-  const auto status = waiter.wait();
-  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(dlt::exited_ok(waiter.wait()));
 }
 
 // A process killed with SIGKILL while holding exclusive releases it: the

@@ -21,25 +21,9 @@
 #include <string>
 #include <thread>
 
-#include "dreadlocks/detail/process_registry.hpp"
-#include "dreadlocks/dreadlocks.hpp"
 #include "tests/process/process_test_common.hpp"
-#include "tests/support/alarm_watchdog.hpp"
-#include "tests/support/child_process.hpp"
-#include "tests/support/fd_count.hpp"
-#include "tests/support/proc_locks.hpp"
-#include "tests/support/temp_path.hpp"
-
-namespace dlt = dreadlocks_test;
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using dlt::attempt;
 
 namespace {
-
-std::size_t open_lock_files() {
-  return dreadlocks::detail::process_registry::instance().open_files();
-}
 
 // A thread that takes a lock when started and releases it when told.
 template <class Lock>
@@ -104,6 +88,16 @@ class holding_thread {
   attempt outcome_ = attempt::other_error;
   std::thread thread_;
 };
+
+// Everything this process held is released: another process gets the
+// file exclusively, this process is back to `fds` descriptors and has no
+// lock file open.
+template <class Lock>
+void check_all_released(dlt::prober<Lock>& other, std::size_t fds) {
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
+}
 
 // Restores the working directory on scope exit.
 class scoped_chdir {
@@ -178,9 +172,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
     BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
   }
-  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(open_lock_files() == 0u);
+  check_all_released(other, fds);
 }
 
 // Exclusive inside shared while another process holds shared: a
@@ -205,8 +197,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_while_another_process_reads, P,
     BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
-    const auto status = reader.release();
-    BOOST_TEST(status.ok(), status.describe());
+    BOOST_TEST(dlt::exited_ok(reader.release()));
     process_only upgrade(file, dlt::mode(false, false, true));
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
   }
@@ -249,9 +240,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(threads_share_the_process_level, P,
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
   }
-  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(open_lock_files() == 0u);
+  check_all_released(other, fds);
 }
 
 // A thread waiting in the kernel (an upgrade of the process's shared OS
@@ -280,13 +269,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(waiting_thread_does_not_block_the_others, P,
   shared.reset();  // returns although a thread of this process waits
   BOOST_TEST(!writer.settled_yet());
   BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
-  const auto status = reader.release();
-  BOOST_TEST(status.ok(), status.describe());
+  BOOST_TEST(dlt::exited_ok(reader.release()));
   BOOST_TEST(writer.settled() == attempt::granted);
   BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
   writer.release();
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(open_lock_files() == 0u);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
 }
 
 // fork() while holding (docs/process-level.md#fork): the child holds
@@ -309,7 +297,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
     Lock held(file, dlt::mode(shared));
     Lock nested(file, dlt::mode(true, true, true));
     dlt::child_process child([&] {
-      dlt::child_require(open_lock_files() == 0u, "no lock file in the child");
+      dlt::child_require(dlt::open_lock_files() == 0u,
+                         "no lock file in the child");
       dlt::child_require(dlt::descriptors_open_on(file) == 0u,
                          "no inherited descriptor on the lock file");
       dlt::child_require(
@@ -333,14 +322,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
                    (shared ? attempt::granted : attempt::process_would_block),
                dlt::mode_name(shared));
     events->parent_checked.signal();
-    const auto status = child.wait();
-    BOOST_TEST(status.ok(), status.describe());
+    BOOST_TEST(dlt::exited_ok(child.wait()));
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block,
                dlt::mode_name(shared) << ", after the child exited");
     BOOST_TEST(held.owns_lock());
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(open_lock_files() == 0u);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
 }
 
 // The close trap: while a lock is held through one spelling of a file,
@@ -416,7 +404,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   BOOST_TEST(dlt::open_descriptor_count() == fds);
   BOOST_TEST(dlt::descriptors_open_on(file) == 0u);
-  BOOST_TEST(open_lock_files() == 0u);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -17,15 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "dreadlocks/dreadlocks.hpp"
 #include "tests/process/process_test_common.hpp"
-#include "tests/support/alarm_watchdog.hpp"
-#include "tests/support/child_process.hpp"
-#include "tests/support/shared_memory.hpp"
-#include "tests/support/temp_path.hpp"
-
-namespace dlt = dreadlocks_test;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -76,6 +68,26 @@ struct groups_state {
   std::atomic<int> max_readers_seen_by_reader{0};
 };
 
+// The processes of one scenario, started one by one and waited for
+// together.
+class process_group {
+ public:
+  template <class Body>
+  void start(Body body) {
+    children_.push_back(std::make_unique<dlt::child_process>(std::move(body)));
+  }
+
+  // Each within the scenario's bound (the watchdog's is 25 s).
+  void check_all_exited_ok() {
+    for (auto& child : children_) {
+      BOOST_TEST(dlt::exited_ok(child->wait(22s)));
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<dlt::child_process>> children_;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(process_stress)
@@ -92,9 +104,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(read_modify_write_processes_x_threads, P,
   using Lock = dlt::both_levels_lock<P>;
   const auto file = dlt::fresh_path("rmw");
   dlt::shared_object<exclusion_state> state;
-  std::vector<std::unique_ptr<dlt::child_process>> children;
+  process_group children;
   for (int p = 0; p < processes; ++p) {
-    children.push_back(std::make_unique<dlt::child_process>([&] {
+    children.start([&] {
       std::atomic<int> failures{0};
       std::vector<std::thread> workers;
       for (int t = 0; t < threads; ++t) {
@@ -115,12 +127,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(read_modify_write_processes_x_threads, P,
       }
       for (auto& worker : workers) worker.join();
       return failures == 0 ? 0 : 1;
-    }));
+    });
   }
-  for (auto& child : children) {
-    const auto status = child->wait(22s);
-    BOOST_TEST(status.ok(), status.describe());
-  }
+  children.check_all_exited_ok();
   BOOST_TEST(state->overlaps.load() == 0);
   BOOST_TEST(read_counter_of(file) ==
              std::uint64_t{processes} * threads * iterations);
@@ -136,9 +145,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(twenty_processes_add_exclusively, Lock,
   constexpr int iterations = 200;
   const auto file = dlt::fresh_path("twenty");
   dlt::shared_object<exclusion_state> state;
-  std::vector<std::unique_ptr<dlt::child_process>> children;
+  process_group children;
   for (int p = 0; p < processes; ++p) {
-    children.push_back(std::make_unique<dlt::child_process>([&] {
+    children.start([&] {
       for (int i = 0; i < iterations; ++i) {
         Lock lock(file, dlt::mode(false));
         if (++state->inside != 1) ++state->overlaps;
@@ -149,12 +158,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(twenty_processes_add_exclusively, Lock,
         --state->inside;
       }
       return 0;
-    }));
+    });
   }
-  for (auto& child : children) {
-    const auto status = child->wait(22s);
-    BOOST_TEST(status.ok(), status.describe());
-  }
+  children.check_all_exited_ok();
   BOOST_TEST(state->overlaps.load() == 0);
   BOOST_TEST(state->plain_counter.load() == long{processes} * iterations);
   BOOST_TEST(read_counter_of(file) == std::uint64_t{processes} * iterations);
@@ -175,10 +181,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reader_groups_interleaved_with_writers, Lock,
   constexpr int writes = 30;
   const auto file = dlt::fresh_path("groups");
   dlt::shared_object<groups_state> state;
-  std::vector<std::unique_ptr<dlt::child_process>> children;
+  process_group children;
   for (unsigned g = 0; g < groups; ++g) {
     for (unsigned r = 0; r < readers; ++r) {
-      children.push_back(std::make_unique<dlt::child_process>([&, g, r] {
+      children.start([&, g, r] {
         for (int round = 0; round < rounds; ++round) {
           Lock lock(file, dlt::mode(true));
           const int inside = ++state->readers_inside;
@@ -197,11 +203,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reader_groups_interleaved_with_writers, Lock,
           --state->readers_inside;
         }
         return 0;
-      }));
+      });
     }
   }
   for (int w = 0; w < writers; ++w) {
-    children.push_back(std::make_unique<dlt::child_process>([&] {
+    children.start([&] {
       for (int i = 0; i < writes; ++i) {
         Lock lock(file, dlt::mode(false));
         if (++state->writers_inside != 1 || state->readers_inside != 0) {
@@ -211,12 +217,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reader_groups_interleaved_with_writers, Lock,
         --state->writers_inside;
       }
       return 0;
-    }));
+    });
   }
-  for (auto& child : children) {
-    const auto status = child->wait(22s);
-    BOOST_TEST(status.ok(), status.describe());
-  }
+  children.check_all_exited_ok();
   BOOST_TEST(state->barrier_timeouts.load() == 0);
   BOOST_TEST(state->rounds_together.load() == int{groups} * rounds);
   BOOST_TEST(state->writes.load() == writers * writes);

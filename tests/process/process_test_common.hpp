@@ -4,6 +4,9 @@
 // against (both process policies, with and without the thread level), a
 // child that probes a lock without blocking on command, a child that holds
 // a lock until told to release it, and checks of the would-block error.
+// It brings the library and the support headers a process test uses
+// (watchdog, children, shared memory, descriptor and /proc/locks counts,
+// scratch paths), so that a test includes this header alone.
 
 #ifndef DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_
 #define DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_
@@ -12,6 +15,7 @@
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -19,22 +23,17 @@
 #include <system_error>
 #include <type_traits>
 
+#include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/alarm_watchdog.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/fd_count.hpp"
+#include "tests/support/proc_locks.hpp"
+#include "tests/support/scenario_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
 
 namespace dreadlocks_test {
-
-// The process level alone, and both levels, over process policy P.
-template <class P>
-using process_level_lock =
-    dreadlocks::basic_path_lock<dreadlocks::no_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
-template <class P>
-using both_levels_lock =
-    dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
 
 // Every scenario runs against both OS primitives.
 using process_policies = boost::mpl::list<dreadlocks::ofd_process_lock,
@@ -48,10 +47,6 @@ using file_locks =
                      process_level_lock<dreadlocks::fcntl_process_lock>,
                      both_levels_lock<dreadlocks::fcntl_process_lock>>;
 
-// The lock with the same process policy as Lock but no thread level.
-template <class Lock>
-using process_level_of = process_level_lock<typename Lock::process_policy>;
-
 // A unique scratch path (temp_path.hpp) with nothing at it: a file or
 // directory left there by an earlier run whose pid was reused is removed,
 // so that counters start at zero and links can be created.
@@ -61,22 +56,19 @@ inline std::filesystem::path fresh_path(const std::string& stem) {
   return path;
 }
 
-// The key a lock on `file` is taken under.
-inline std::filesystem::path key_of(const std::filesystem::path& file) {
-  return std::filesystem::absolute(file).lexically_normal();
+// The lock files this process has open (one per file it holds, at any
+// level, however many holds).
+inline std::size_t open_lock_files() {
+  return dreadlocks::detail::process_registry::instance().open_files();
 }
 
-inline dreadlocks::lock_options mode(bool shared, bool blocking = true,
-                                     bool reentrant = false) {
-  dreadlocks::lock_options options;
-  options.shared = shared;
-  options.blocking = blocking;
-  options.reentrant = reentrant;
-  return options;
-}
-
-inline const char* mode_name(bool shared) {
-  return shared ? "shared" : "exclusive";
+// For BOOST_TEST: whether a child exited with status 0; if not, the
+// failure says how it ended.
+inline boost::test_tools::predicate_result exited_ok(
+    const exit_status& status) {
+  boost::test_tools::predicate_result result(status.ok());
+  if (!status.ok()) result.message() << status.describe();
+  return result;
 }
 
 // What a non-blocking attempt came to.
@@ -291,5 +283,12 @@ class holder {
 };
 
 }  // namespace dreadlocks_test
+
+// How every process test spells things. This header is included by the
+// test sources of this package only, never by another header.
+namespace dlt = dreadlocks_test;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using dlt::attempt;
 
 #endif  // DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_

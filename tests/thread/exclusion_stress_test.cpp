@@ -19,7 +19,7 @@ using namespace dreadlocks_thread_test;
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_read_modify_write_loses_nothing, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("exclusive_read_modify_write", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("rmw");
   constexpr int kWriters = 8;
   constexpr int kIncrements = 500;
@@ -32,11 +32,17 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_read_modify_write_loses_nothing, Lock,
     rendezvous start(kWriters + kReaders);
     std::vector<std::thread> threads;
     std::vector<std::future<bool>> started;
-    for (int w = 0; w < kWriters; ++w) {
+    // Starts a thread that runs `body` once all threads have started.
+    const auto launch = [&](auto body) {
       std::promise<bool> met;
       started.push_back(met.get_future());
-      threads.emplace_back([&, met = std::move(met)]() mutable {
+      threads.emplace_back([&start, body, met = std::move(met)]() mutable {
         met.set_value(start.arrive_and_wait());
+        body();
+      });
+    };
+    for (int w = 0; w < kWriters; ++w) {
+      launch([&] {
         for (int i = 0; i < kIncrements; ++i) {
           Lock lock(path);
           const long seen = counter;
@@ -46,14 +52,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_read_modify_write_loses_nothing, Lock,
       });
     }
     for (int r = 0; r < kReaders; ++r) {
-      std::promise<bool> met;
-      started.push_back(met.get_future());
-      threads.emplace_back([&, met = std::move(met)]() mutable {
-        met.set_value(start.arrive_and_wait());
+      launch([&] {
         // A bounded number of reads: a reader that never paused would keep
         // the writers out (readers are admitted while a writer waits).
         for (int i = 0; i < kReads; ++i) {
-          Lock lock(path, opts(true));
+          Lock lock(path, mode(true));
           const long first = counter;
           std::this_thread::yield();
           if (counter != first) ++torn_reads;
@@ -74,7 +77,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_read_modify_write_loses_nothing, Lock,
 // coexist with another thread's hold.
 BOOST_AUTO_TEST_CASE_TEMPLATE(random_mix_keeps_readers_or_one_writer, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("random_mix", kWatchdog);
+  case_watchdog watchdog;
   constexpr int kKeys = 3;
   constexpr int kThreads = 6;
   constexpr int kOperations = 400;
@@ -103,7 +106,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(random_mix_keeps_readers_or_one_writer, Lock,
           const bool blocking = random() % 4 != 0;
           const bool nest = random() % 4 == 0;
           try {
-            Lock lock(paths[k], opts(shared, blocking));
+            Lock lock(paths[k], mode(shared, blocking));
             auto& c = counts[k];
             if (shared) {
               ++c.readers;
@@ -113,7 +116,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(random_mix_keeps_readers_or_one_writer, Lock,
             }
             if (nest) {
               // Shared inside either mode never waits on others.
-              Lock inner(paths[k], opts(true, false, true));
+              Lock inner(paths[k], mode(true, false, true));
               if (!inner.owns_lock()) ++violations;
             }
             std::this_thread::yield();

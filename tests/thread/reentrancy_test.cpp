@@ -23,14 +23,14 @@ void expect_others(holder<Lock>& other, const fs::path& path, bool shared_ok,
                    const std::string& when) {
   BOOST_TEST_CONTEXT(when) {
     const fs::path key = key_of(path);
-    require_would_block(other.lock(path, opts(false, false)), key, false,
+    require_would_block(other.lock(path, mode(false, false)), key, false,
                         "exclusive from another thread");
     if (shared_ok) {
-      require_ok(other.lock(path, opts(true, false)),
+      require_ok(other.lock(path, mode(true, false)),
                  "shared from another thread");
       require_ok(other.unlock(), "other unlock");
     } else {
-      require_would_block(other.lock(path, opts(true, false)), key, true,
+      require_would_block(other.lock(path, mode(true, false)), key, true,
                           "shared from another thread");
     }
   }
@@ -40,27 +40,27 @@ template <class Lock>
 void expect_free(holder<Lock>& other, const fs::path& path,
                  const std::string& when) {
   BOOST_TEST_CONTEXT(when) {
-    require_ok(other.lock(path, opts(false, false)),
+    require_ok(other.lock(path, mode(false, false)),
                "exclusive from another thread");
     require_ok(other.unlock(), "other unlock");
   }
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("reentrant_same_mode_nesting", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("nest-same");
   constexpr int kDepth = 4;
   twice([&] {
     for (const bool shared : {false, true}) {
-      BOOST_TEST_CONTEXT(mode(shared) << " in " << mode(shared)) {
+      BOOST_TEST_CONTEXT(mode_name(shared) << " in " << mode_name(shared)) {
         holder<Lock> self("self");
         holder<Lock> other("other");
         for (int depth = 0; depth < kDepth; ++depth) {
-          require_ok(self.lock(path, opts(shared, true, true)),
+          require_ok(self.lock(path, mode(shared, true, true)),
                      "nested lock, blocking");
         }
         // A non-blocking repeat never waits on the thread's own hold.
-        require_ok(self.lock(path, opts(shared, false, true)),
+        require_ok(self.lock(path, mode(shared, false, true)),
                    "nested lock, non-blocking");
         BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() ==
                    1u);
@@ -78,14 +78,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_inside_exclusive, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("shared_inside_exclusive", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("nest-shared-in-excl");
   twice([&] {
     holder<Lock> self("self");
     holder<Lock> other("other");
     // In order: exclusive, shared; released inner first.
-    require_ok(self.lock(path, opts(false)), "exclusive");
-    require_ok(self.lock(path, opts(true, false, true)), "nested shared");
+    require_ok(self.lock(path, mode(false)), "exclusive");
+    require_ok(self.lock(path, mode(true, false, true)), "nested shared");
     expect_others(other, path, false, "exclusive + shared");
     require_ok(self.unlock(), "shared unlock");
     expect_others(other, path, false, "exclusive again");
@@ -94,8 +94,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(shared_inside_exclusive, Lock, lock_types) {
 
     // Released outer first (unlock() on the outer guard): what remains is
     // a shared hold, which lets other readers in but no writer.
-    require_ok(self.lock(path, opts(false)), "exclusive");
-    require_ok(self.lock(path, opts(true, true, true)), "nested shared");
+    require_ok(self.lock(path, mode(false)), "exclusive");
+    require_ok(self.lock(path, mode(true, true, true)), "nested shared");
     require_ok(self.unlock_at(0), "exclusive unlock first");
     BOOST_TEST(self.held() == 1u);
     expect_others(other, path, true, "shared left");
@@ -106,15 +106,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(shared_inside_exclusive, Lock, lock_types) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_inside_shared_upgrades, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("exclusive_inside_shared_upgrades",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("nest-excl-in-shared");
   twice([&] {
     holder<Lock> self("self");
     holder<Lock> other("other");
     // Sole holder: the upgrade is granted at once, even non-blocking.
-    require_ok(self.lock(path, opts(true)), "shared");
-    require_ok(self.lock(path, opts(false, false, true)), "upgrade");
+    require_ok(self.lock(path, mode(true)), "shared");
+    require_ok(self.lock(path, mode(false, false, true)), "upgrade");
     expect_others(other, path, false, "upgraded");
     require_ok(self.unlock(), "exclusive unlock");
     // Back to shared: readers are let in again, writers are not.
@@ -126,8 +125,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_inside_shared_upgrades, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_waits_for_other_readers, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("upgrade_waits_for_other_readers",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("upgrade-wait");
   const fs::path key = key_of(path);
   twice([&] {
@@ -135,15 +133,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_waits_for_other_readers, Lock,
     holder<Lock> self("A", &log);
     holder<Lock> reader("B", &log);
     holder<Lock> other("C");
-    require_ok(self.lock(path, opts(true)), "A shared");
-    require_ok(reader.lock(path, opts(true)), "B shared");
+    require_ok(self.lock(path, mode(true)), "A shared");
+    require_ok(reader.lock(path, mode(true)), "B shared");
     // Non-blocking, the upgrade is refused while B reads, and A keeps its
     // shared hold.
-    require_would_block(self.lock(path, opts(false, false, true)), key, false,
+    require_would_block(self.lock(path, mode(false, false, true)), key, false,
                         "non-blocking upgrade beside a reader");
     BOOST_TEST(self.held() == 1u);
     // Blocking, it waits for B.
-    auto upgrade = self.lock(path, opts(false, true, true));
+    auto upgrade = self.lock(path, mode(false, true, true));
     BOOST_TEST(self.wait_until_waiting(), "upgrade did not wait");
     BOOST_TEST(!is_ready(upgrade), "upgrade granted beside a reader");
     require_ok(reader.unlock(), "B leaves");
@@ -160,23 +158,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_waits_for_other_readers, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(non_reentrant_repeat_is_refused, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("non_reentrant_repeat_is_refused",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("repeat");
   const fs::path key = key_of(path);
   twice([&] {
     for (const bool first : {false, true}) {
       for (const bool second : {false, true}) {
         for (const bool blocking : {true, false}) {
-          BOOST_TEST_CONTEXT(mode(second) << " asked again inside "
-                                          << mode(first) << ", blocking "
-                                          << blocking) {
+          BOOST_TEST_CONTEXT(mode_name(second)
+                             << " asked again inside " << mode_name(first)
+                             << ", blocking " << blocking) {
             holder<Lock> self("self");
             holder<Lock> other("other");
-            require_ok(self.lock(path, opts(first)), "first lock");
+            require_ok(self.lock(path, mode(first)), "first lock");
             // Refused at once: the watchdog would catch a hang.
             require_recursive_deadlock(
-                self.lock(path, opts(second, blocking, false)), key, second,
+                self.lock(path, mode(second, blocking, false)), key, second,
                 "repeat without reentrancy");
             // Refused on the same guard, on this thread too.
             BOOST_TEST(self.held() == 1u);
@@ -194,7 +191,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(non_reentrant_repeat_is_refused, Lock,
 // The always-refusing policy refuses even when the options ask for
 // reentrancy; the always-allowing one nests when they do not.
 BOOST_AUTO_TEST_CASE(reentrancy_policies_decide) {
-  dreadlocks_test::watchdog watchdog("reentrancy_policies_decide", kWatchdog);
+  case_watchdog watchdog;
   using never = dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock,
                                             dreadlocks::no_process_lock,
                                             dreadlocks::never_reentrant>;
@@ -204,14 +201,14 @@ BOOST_AUTO_TEST_CASE(reentrancy_policies_decide) {
   const fs::path path = dreadlocks_test::unique_path("policies");
   twice([&] {
     {
-      never outer(path, opts(true));
-      BOOST_CHECK_THROW(never(path, opts(true, true, true)),
+      never outer(path, mode(true));
+      BOOST_CHECK_THROW(never(path, mode(true, true, true)),
                         dreadlocks::recursive_deadlock_error);
     }
     {
-      always outer(path, opts(false));
-      always inner(path, opts(false, false, false));
-      always inner_shared(path, opts(true, false, false));
+      always outer(path, mode(false));
+      always inner(path, mode(false, false, false));
+      always inner_shared(path, mode(true, false, false));
       BOOST_TEST(inner.owns_lock());
       BOOST_TEST(inner_shared.owns_lock());
     }
@@ -219,7 +216,7 @@ BOOST_AUTO_TEST_CASE(reentrancy_policies_decide) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_deadlock_is_detected, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("upgrade_deadlock_is_detected", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("upgrade-deadlock");
   const fs::path key = key_of(path);
   twice([&] {
@@ -227,11 +224,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_deadlock_is_detected, Lock, lock_types) {
     holder<Lock> a("A", &log);
     holder<Lock> b("B", &log);
     holder<Lock> other("C");
-    require_ok(a.lock(path, opts(true)), "A shared");
-    require_ok(b.lock(path, opts(true)), "B shared");
+    require_ok(a.lock(path, mode(true)), "A shared");
+    require_ok(b.lock(path, mode(true)), "B shared");
     // Both ask to upgrade at (about) the same time.
-    auto upgrade_a = a.lock(path, opts(false, true, true));
-    auto upgrade_b = b.lock(path, opts(false, true, true));
+    auto upgrade_a = a.lock(path, mode(false, true, true));
+    auto upgrade_b = b.lock(path, mode(false, true, true));
     // Exactly one is refused, promptly; the other waits.
     const auto end = std::chrono::steady_clock::now() + kTimeout;
     while (!is_ready(upgrade_a) && !is_ready(upgrade_b) &&
@@ -268,19 +265,18 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_deadlock_is_detected, Lock, lock_types) {
 // alone in the owner table.
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_after_outer_guard_moved_away, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("upgrade_after_outer_guard_moved_away",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("moved-upgrade");
   twice([&] {
     event_log log;
     holder<Lock> a("A", &log);
     holder<Lock> b("B", &log);
     // A takes shared and hands the guard out to this thread.
-    auto taken = a.run([&] { return Lock(path, opts(true)); });
+    auto taken = a.run([&] { return Lock(path, mode(true)); });
     BOOST_TEST_REQUIRE(ready_within(taken));
     std::optional<Lock> outer(taken.get());
-    require_ok(b.lock(path, opts(true)), "B shared");
-    auto upgrade = a.lock(path, opts(false, true, true));
+    require_ok(b.lock(path, mode(true)), "B shared");
+    auto upgrade = a.lock(path, mode(false, true, true));
     BOOST_TEST(a.wait_until_waiting(), "upgrade did not wait");
     // A's shared hold is released here; B still reads.
     outer.reset();

@@ -21,17 +21,18 @@ namespace {
 using namespace dreadlocks_thread_test;
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_matrix, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("nonblocking_matrix", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("matrix");
   const fs::path key = key_of(path);
   twice([&] {
     for (const bool first : {true, false}) {
       for (const bool rest : {true, false}) {
-        BOOST_TEST_CONTEXT("first " << mode(first) << ", rest " << mode(rest)) {
+        BOOST_TEST_CONTEXT("first " << mode_name(first) << ", rest "
+                                    << mode_name(rest)) {
           holder<Lock> one("one");
           holder<Lock> two("two");
-          require_ok(one.lock(path, opts(first)), "first lock");
-          auto attempt = two.lock(path, opts(rest, /*blocking=*/false));
+          require_ok(one.lock(path, mode(first)), "first lock");
+          auto attempt = two.lock(path, mode(rest, /*blocking=*/false));
           if (first && rest) {
             require_ok(std::move(attempt), "shared beside shared");
             BOOST_TEST(two.held() == 1u);
@@ -45,11 +46,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_matrix, Lock, lock_types) {
           // The refused request left the holder's lock intact: a third
           // thread is still excluded from the exclusive mode.
           holder<Lock> three("three");
-          require_would_block(three.lock(path, opts(false, false)), key, false,
+          require_would_block(three.lock(path, mode(false, false)), key, false,
                               "exclusive beside the first holder");
           require_ok(one.unlock(), "unlock one");
           // Released: the same request is now granted.
-          require_ok(two.lock(path, opts(rest, false)), "after release");
+          require_ok(two.lock(path, mode(rest, false)), "after release");
           require_ok(two.unlock(), "unlock two again");
         }
       }
@@ -59,16 +60,16 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_matrix, Lock, lock_types) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_never_waits, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("nonblocking_never_waits", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("nonblocking");
   const fs::path key = key_of(path);
   constexpr int kAttempts = 200;
   twice([&] {
     for (const bool held_shared : {false, true}) {
-      BOOST_TEST_CONTEXT("held " << mode(held_shared)) {
+      BOOST_TEST_CONTEXT("held " << mode_name(held_shared)) {
         holder<Lock> owner("owner");
         holder<Lock> prober("prober");
-        require_ok(owner.lock(path, opts(held_shared)), "owner lock");
+        require_ok(owner.lock(path, mode(held_shared)), "owner lock");
         // The owner releases only after the prober is done: a prober that
         // waited would never return (and the watchdog would fire).
         auto probe = prober.run([&] {
@@ -76,13 +77,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_never_waits, Lock, lock_types) {
           const auto start = std::chrono::steady_clock::now();
           for (int i = 0; i < kAttempts; ++i) {
             try {
-              Lock lock(path, opts(false, false));
+              Lock lock(path, mode(false, false));
             } catch (const dreadlocks::acquiring_thread_level_lock_would_block_error&) {
               ++refused;
             }
             if (!held_shared) {
               try {
-                Lock lock(path, opts(true, false));
+                Lock lock(path, mode(true, false));
               } catch (const dreadlocks::acquiring_thread_level_lock_would_block_error&) {
                 ++refused;
               }
@@ -112,8 +113,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_never_waits, Lock, lock_types) {
 // succeed.
 BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_shared_beside_arriving_shared, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog(
-      "nonblocking_shared_beside_arriving_shared", kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("arriving-shared");
   constexpr int kRounds = 3000;
   twice([&] {
@@ -124,7 +124,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_shared_beside_arriving_shared, Lock,
     auto waiter = blocking.post([&] {
       const bool started = start.arrive_and_wait();
       for (int i = 0; i < kRounds; ++i) {
-        Lock lock(path, opts(true));
+        Lock lock(path, mode(true));
       }
       done.store(true);
       return started;
@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_shared_beside_arriving_shared, Lock,
       while (!done.load()) {
         ++attempts;
         const outcome result =
-            capture([&] { Lock lock(path, opts(true, false)); });
+            capture([&] { Lock lock(path, mode(true, false)); });
         if (!result.granted()) {
           std::ostringstream text;
           text << result;
@@ -158,21 +158,18 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_shared_beside_arriving_shared, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("many_shared_then_one_exclusive",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("many-shared");
   constexpr std::size_t kReaders = 6;
   twice([&] {
     event_log log;
     rendezvous all_holding(kReaders);
-    std::vector<std::unique_ptr<holder<Lock>>> readers;
+    auto readers = named_holders<Lock>("S", kReaders, &log);
     std::vector<std::future<bool>> met;
-    for (std::size_t i = 0; i < kReaders; ++i) {
-      readers.push_back(
-          std::make_unique<holder<Lock>>("S" + std::to_string(i), &log));
-    }
     std::vector<std::future<outcome>> locked;
-    for (auto& reader : readers) locked.push_back(reader->lock(path, opts(true)));
+    for (auto& reader : readers) {
+      locked.push_back(reader->lock(path, mode(true)));
+    }
     for (auto& f : locked) require_ok(std::move(f), "shared lock");
     // All readers reach the rendezvous while holding: they hold at once.
     for (auto& reader : readers) {
@@ -184,7 +181,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
     }
 
     holder<Lock> writer("X", &log);
-    auto exclusive = writer.lock(path, opts(false));
+    auto exclusive = writer.lock(path, mode(false));
     BOOST_TEST(writer.wait_until_waiting(), "exclusive did not wait");
     BOOST_TEST(!is_ready(exclusive), "exclusive granted beside readers");
     for (std::size_t i = 0; i < kReaders; ++i) {
@@ -202,7 +199,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
                  log.dump());
     }
     // While the exclusive holds, a reader is refused.
-    require_would_block(readers[0]->lock(path, opts(true, false)), key_of(path),
+    require_would_block(readers[0]->lock(path, mode(true, false)), key_of(path),
                         true, "shared beside the exclusive");
     require_ok(writer.unlock(), "exclusive unlock");
   });
@@ -210,27 +207,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_chain_against_waiting_exclusive, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("shared_chain_against_waiting_exclusive",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("chain");
   constexpr std::size_t kChain = 5;
   twice([&] {
     event_log log;
-    std::vector<std::unique_ptr<holder<Lock>>> readers;
-    for (std::size_t i = 0; i < kChain; ++i) {
-      readers.push_back(
-          std::make_unique<holder<Lock>>("R" + std::to_string(i), &log));
-    }
+    auto readers = named_holders<Lock>("R", kChain, &log);
     holder<Lock> writer("X", &log);
 
-    require_ok(readers[0]->lock(path, opts(true)), "first reader");
-    auto exclusive = writer.lock(path, opts(false));
+    require_ok(readers[0]->lock(path, mode(true)), "first reader");
+    auto exclusive = writer.lock(path, mode(false));
     BOOST_TEST(writer.wait_until_waiting(), "exclusive did not wait");
     for (std::size_t i = 1; i < kChain; ++i) {
       // A new reader is admitted at once (without waiting) while the
       // previous one still holds and the exclusive waits.
       BOOST_TEST(!is_ready(exclusive), "exclusive granted beside a reader");
-      require_ok(readers[i]->lock(path, opts(true, /*blocking=*/false)),
+      require_ok(readers[i]->lock(path, mode(true, /*blocking=*/false)),
                  "reader admitted while an exclusive waits");
       require_ok(readers[i - 1]->unlock(), "previous reader leaves");
       BOOST_TEST(writer.wait_until_waiting(), "exclusive stopped waiting");
@@ -265,7 +257,7 @@ class scoped_current_dir {
 };
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
-  dreadlocks_test::watchdog watchdog("key_normalization", kWatchdog);
+  case_watchdog watchdog;
   scoped_current_dir cwd(dreadlocks_test::unique_path("cwd"));
   fs::create_directories("dir");
   const fs::path key = (fs::current_path() / "lock").lexically_normal();
@@ -276,11 +268,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
     for (const auto& first : spellings) {
       holder<Lock> one("one");
       holder<Lock> two("two");
-      require_ok(one.lock(first, opts(false)), "exclusive " + first.string());
+      require_ok(one.lock(first, mode(false)), "exclusive " + first.string());
       BOOST_TEST(one.held_path() == key);
       for (const auto& other : spellings) {
         BOOST_TEST_CONTEXT(first << " held, " << other << " asked") {
-          require_would_block(two.lock(other, opts(true, false)), key, true,
+          require_would_block(two.lock(other, mode(true, false)), key, true,
                               "shared through another spelling");
         }
       }
@@ -289,7 +281,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
     // Shared holds through every spelling are one key held several times.
     holder<Lock> readers("readers");
     for (const auto& spelling : spellings) {
-      require_ok(readers.lock(spelling, opts(true, true, true)),
+      require_ok(readers.lock(spelling, mode(true, true, true)),
                  "shared " + spelling.string());
       BOOST_TEST(readers.held_path() == key);
     }
@@ -299,12 +291,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
           dreadlocks::detail::process_registry::instance().open_files() == 1u);
     }
     holder<Lock> writer("writer");
-    require_would_block(writer.lock("lock", opts(false, false)), key, false,
+    require_would_block(writer.lock("lock", mode(false, false)), key, false,
                         "exclusive beside the readers");
     for (std::size_t i = 0; i < spellings.size(); ++i) {
       require_ok(readers.unlock(), "shared unlock");
     }
-    require_ok(writer.lock("./dir/../lock", opts(false, false)),
+    require_ok(writer.lock("./dir/../lock", mode(false, false)),
                "exclusive after the readers");
     require_ok(writer.unlock(), "exclusive unlock");
     check_lock_file<Lock>(key);
@@ -313,10 +305,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
   // another.
   holder<Lock> one("one");
   holder<Lock> two("two");
-  require_ok(one.lock(fs::path("dir/../lock"), opts(false)), "fs::path");
+  require_ok(one.lock(fs::path("dir/../lock"), mode(false)), "fs::path");
   auto spelled = [&](auto spelling) {
     return two.run([spelling] {
-      return capture([&] { Lock lock(spelling, opts(true, false)); });
+      return capture([&] { Lock lock(spelling, mode(true, false)); });
     });
   };
   require_would_block(spelled(std::string("./lock")), key, true,
@@ -332,19 +324,18 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(distinct_keys_are_independent, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("distinct_keys_are_independent",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path a = dreadlocks_test::unique_path("key-a");
   const fs::path b = dreadlocks_test::unique_path("key-b");
   twice([&] {
     holder<Lock> one("one");
     holder<Lock> two("two");
-    require_ok(one.lock(a, opts(false)), "exclusive a");
-    require_ok(two.lock(b, opts(false, false)), "exclusive b beside a");
+    require_ok(one.lock(a, mode(false)), "exclusive a");
+    require_ok(two.lock(b, mode(false, false)), "exclusive b beside a");
     BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 2u);
-    require_would_block(one.lock(b, opts(true, false)), key_of(b), true,
+    require_would_block(one.lock(b, mode(true, false)), key_of(b), true,
                         "b is held");
-    require_would_block(two.lock(a, opts(true, false)), key_of(a), true,
+    require_would_block(two.lock(a, mode(true, false)), key_of(a), true,
                         "a is held");
     require_ok(two.unlock(), "unlock b");
     BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 1u);
@@ -354,32 +345,31 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(distinct_keys_are_independent, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(unlock_and_move_release_the_key, Lock,
                               lock_types) {
-  dreadlocks_test::watchdog watchdog("unlock_and_move_release_the_key",
-                                     kWatchdog);
+  case_watchdog watchdog;
   const fs::path path = dreadlocks_test::unique_path("unlock");
   twice([&] {
     holder<Lock> other("other");
     {
-      Lock lock(path, opts(false));
+      Lock lock(path, mode(false));
       BOOST_TEST(lock.owns_lock());
-      require_would_block(other.lock(path, opts(true, false)), key_of(path),
+      require_would_block(other.lock(path, mode(true, false)), key_of(path),
                           true, "held");
       lock.unlock();
       lock.unlock();  // idempotent
       BOOST_TEST(!lock.owns_lock());
-      require_ok(other.lock(path, opts(false, false)), "after unlock()");
+      require_ok(other.lock(path, mode(false, false)), "after unlock()");
       require_ok(other.unlock(), "other unlock");
     }
     {
-      Lock lock(path, opts(true));
+      Lock lock(path, mode(true));
       Lock moved(std::move(lock));
       BOOST_TEST(!lock.owns_lock());
       BOOST_TEST(moved.owns_lock());
-      require_would_block(other.lock(path, opts(false, false)), key_of(path),
+      require_would_block(other.lock(path, mode(false, false)), key_of(path),
                           false, "moved guard still holds");
       // Released by the guard it was moved into, here, on this thread.
-      moved = Lock(dreadlocks_test::unique_path("other-key"), opts(true));
-      require_ok(other.lock(path, opts(false, false)), "after move-assign");
+      moved = Lock(dreadlocks_test::unique_path("other-key"), mode(true));
+      require_ok(other.lock(path, mode(false, false)), "after move-assign");
       require_ok(other.unlock(), "other unlock");
     }
   });

@@ -42,6 +42,7 @@
 #include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/scenario_locks.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
 
@@ -52,13 +53,9 @@ using namespace std::chrono_literals;
 
 // The aliases with a thread level: in-process only, both levels with the
 // platform's default (OFD on Linux), both levels with classic fcntl locks.
-using fcntl_path_lock =
-    dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock,
-                                dreadlocks::fcntl_process_lock,
-                                dreadlocks::reentrant_if_requested>;
-using lock_types =
-    boost::mpl::list<dreadlocks::thread_level_path_lock, dreadlocks::path_lock,
-                     fcntl_path_lock>;
+using lock_types = boost::mpl::list<
+    dreadlocks::thread_level_path_lock, dreadlocks::path_lock,
+    dreadlocks_test::both_levels_lock<dreadlocks::fcntl_process_lock>>;
 
 // True for the aliases whose process level opens the lock file.
 template <class Lock>
@@ -71,21 +68,23 @@ inline constexpr auto kTimeout = 10s;
 // Each test case's overall bound.
 inline constexpr std::chrono::milliseconds kWatchdog = 30s;
 
-inline dreadlocks::lock_options opts(bool shared, bool blocking = true,
-                                     bool reentrant = false) {
-  dreadlocks::lock_options o;
-  o.shared = shared;
-  o.blocking = blocking;
-  o.reentrant = reentrant;
-  return o;
-}
+// The watchdog of the running test case: bounds it by kWatchdog and, if it
+// fires, names it as Boost.Test does (with the lock type).
+class case_watchdog {
+ public:
+  case_watchdog()
+      : watchdog_(boost::unit_test::framework::current_test_case().full_name(),
+                  kWatchdog) {}
 
-inline const char* mode(bool shared) { return shared ? "shared" : "exclusive"; }
+ private:
+  dreadlocks_test::watchdog watchdog_;
+};
 
-// The key a path is locked under, as the library promises to compute it.
-inline fs::path key_of(const fs::path& p) {
-  return (p.is_absolute() ? p : fs::current_path() / p).lexically_normal();
-}
+// Requests, mode names and keys as the process and timeout tests spell
+// them too.
+using dreadlocks_test::key_of;
+using dreadlocks_test::mode;
+using dreadlocks_test::mode_name;
 
 inline pid_t current_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
@@ -405,6 +404,18 @@ class holder {
   worker worker_;             // last: destroyed (joined) first
 };
 
+// `count` holders named <prefix>0, <prefix>1, ..., logging to `log`.
+template <class Lock>
+std::vector<std::unique_ptr<holder<Lock>>> named_holders(
+    const std::string& prefix, std::size_t count, event_log* log) {
+  std::vector<std::unique_ptr<holder<Lock>>> holders;
+  for (std::size_t i = 0; i < count; ++i) {
+    holders.push_back(
+        std::make_unique<holder<Lock>>(prefix + std::to_string(i), log));
+  }
+  return holders;
+}
+
 // Waits (bounded) for `future`; true if it became ready.
 template <class T>
 bool ready_within(std::future<T>& future,
@@ -439,7 +450,7 @@ inline void check_thread_error(const outcome& result, outcome::kind_type kind,
                result.what);
     BOOST_TEST(result.what.find("thread-level") != std::string::npos,
                result.what);
-    BOOST_TEST(result.what.find(mode(shared)) != std::string::npos,
+    BOOST_TEST(result.what.find(mode_name(shared)) != std::string::npos,
                result.what);
   }
 }

@@ -23,6 +23,8 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <exception>
+#include <filesystem>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -37,21 +39,28 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Holds `file` in another thread (or process) that releases once this
-// thread is asleep, then runs `attempt`; returns "" if it was granted,
-// else what it threw.
+// Once `holder` (another thread or process) holds, runs `attempt`, which
+// must wait until the holder releases (when it sees this thread asleep)
+// and then be granted: return true rather than throw or return false.
 template <class Attempt>
-std::string against_holder(dlt::holder& holder, Attempt attempt) {
-  BOOST_TEST_REQUIRE(holder.wait_held());
-  holder.order_release(dlt::release_order::when_asleep(dlt::current_tid()));
+void granted_after_release(std::unique_ptr<dlt::holder> holder,
+                           Attempt attempt) {
+  BOOST_TEST_REQUIRE(holder->wait_held());
+  holder->order_release(dlt::release_order::when_asleep(dlt::current_tid()));
   std::string outcome;
   try {
     outcome = attempt() ? "" : "returned false";
   } catch (const std::exception& error) {
     outcome = error.what();
   }
-  BOOST_TEST(holder.wait_released());
-  return outcome;
+  BOOST_TEST(holder->wait_released());
+  BOOST_TEST(outcome == "", "not granted: " << outcome);
+}
+
+// Another thread holds the key of `file` (no lock file: thread level only).
+std::unique_ptr<dlt::holder> key_held_in_thread(
+    const std::filesystem::path& file) {
+  return dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
 }
 
 }  // namespace
@@ -61,39 +70,34 @@ BOOST_AUTO_TEST_SUITE(huge_timeouts)
 BOOST_AUTO_TEST_CASE(timeout_of_nanoseconds_max_waits_at_thread_level) {
   dlt::watchdog dog("timeout_of_nanoseconds_max_waits_at_thread_level", 20s);
   const auto file = dlt::unique_path("max-thread");
-  auto holder = dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
-  const std::string outcome = against_holder(*holder, [&] {
+  granted_after_release(key_held_in_thread(file), [&] {
     dreadlocks::thread_level_path_lock lock(
         file, dlt::timed(std::chrono::nanoseconds::max()));
     return lock.owns_lock();
   });
-  BOOST_TEST(outcome == "", "not granted: " << outcome);
 }
 
 BOOST_AUTO_TEST_CASE(timeout_of_nanoseconds_max_waits_at_process_level) {
   dlt::watchdog dog("timeout_of_nanoseconds_max_waits_at_process_level", 20s);
   const auto file = dlt::unique_path("max-process");
-  auto holder = dlt::hold_in_process<dreadlocks::process_level_path_lock>(file);
-  const std::string outcome = against_holder(*holder, [&] {
-    dreadlocks::path_lock lock(file,
-                               dlt::timed(std::chrono::nanoseconds::max()));
-    return lock.owns_lock();
-  });
-  BOOST_TEST(outcome == "", "not granted: " << outcome);
+  granted_after_release(
+      dlt::hold_in_process<dreadlocks::process_level_path_lock>(file), [&] {
+        dreadlocks::path_lock lock(file,
+                                   dlt::timed(std::chrono::nanoseconds::max()));
+        return lock.owns_lock();
+      });
 }
 
 BOOST_AUTO_TEST_CASE(try_lock_until_time_point_max_waits) {
   dlt::watchdog dog("try_lock_until_time_point_max_waits", 20s);
   const auto file = dlt::unique_path("max-until");
   dreadlocks::thread_level_path_mutex mutex(file);
-  auto holder = dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
-  const std::string outcome = against_holder(*holder, [&] {
+  granted_after_release(key_held_in_thread(file), [&] {
     const bool got =
         mutex.try_lock_until(std::chrono::steady_clock::time_point::max());
     if (got) mutex.unlock();
     return got;
   });
-  BOOST_TEST(outcome == "", "not granted: " << outcome);
 }
 
 // system_clock's maximum minus now does not overflow steady_clock's time
@@ -102,13 +106,11 @@ BOOST_AUTO_TEST_CASE(shared_lock_until_system_clock_max_waits) {
   dlt::watchdog dog("shared_lock_until_system_clock_max_waits", 20s);
   const auto file = dlt::unique_path("max-unique");
   dreadlocks::thread_level_path_mutex mutex(file);
-  auto holder = dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
-  const std::string outcome = against_holder(*holder, [&] {
+  granted_after_release(key_held_in_thread(file), [&] {
     std::shared_lock<dreadlocks::thread_level_path_mutex> lock(
         mutex, std::chrono::system_clock::time_point::max());
     return lock.owns_lock();
   });
-  BOOST_TEST(outcome == "", "not granted: " << outcome);
 }
 
 // A 100 ms timeout given as duration<int, std::micro> (or 50 ms as
@@ -120,8 +122,7 @@ BOOST_AUTO_TEST_CASE(narrow_duration_types_keep_their_timeout) {
   dreadlocks::thread_level_path_mutex mutex(file);
   const auto attempt = [&](const char* what, auto timeout, bool shared) {
     BOOST_TEST_CONTEXT(what) {
-      auto holder =
-          dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
+      auto holder = key_held_in_thread(file);
       BOOST_TEST_REQUIRE(holder->wait_held());
       dlt::stopwatch watch;
       holder->order_release(dlt::release_order::at(watch.start() + 1s));

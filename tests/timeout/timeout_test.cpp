@@ -13,17 +13,21 @@
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstddef>
 #include <exception>
 #include <filesystem>
 #include <future>
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 
+#include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/proc_locks.hpp"
+#include "tests/support/scenario_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
@@ -37,15 +41,6 @@ using dreadlocks::lock_level;
 
 namespace {
 
-template <class P>
-using both_levels =
-    dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
-template <class P>
-using process_only =
-    dreadlocks::basic_path_lock<dreadlocks::no_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
-
 // The guards that exclude the threads of one process.
 using thread_excluding =
     boost::mpl::list<dreadlocks::path_lock, dreadlocks::thread_level_path_lock>;
@@ -54,18 +49,13 @@ using thread_excluding =
 // compositions over classic fcntl locks.
 using process_excluding =
     boost::mpl::list<dreadlocks::path_lock, dreadlocks::process_level_path_lock,
-                     both_levels<dreadlocks::fcntl_process_lock>,
-                     process_only<dreadlocks::fcntl_process_lock>>;
+                     dlt::both_levels_lock<dreadlocks::fcntl_process_lock>,
+                     dlt::process_level_lock<dreadlocks::fcntl_process_lock>>;
 
-// What another process holds in these tests: the process level alone, with
-// Lock's OS primitive.
 // The guards with both levels.
 using both_levels_locks =
     boost::mpl::list<dreadlocks::path_lock,
-                     both_levels<dreadlocks::fcntl_process_lock>>;
-
-template <class Lock>
-using foreign_of = process_only<typename Lock::process_policy>;
+                     dlt::both_levels_lock<dreadlocks::fcntl_process_lock>>;
 
 constexpr auto kShortTimeout = 300ms;
 constexpr auto kMargin = 2s;  // generous: sanitizers, loaded CI machines
@@ -122,29 +112,214 @@ void check_waited(steady::duration elapsed, std::chrono::milliseconds timeout) {
                                                     << " ms timeout");
 }
 
-// Runs Lock on `file` with `options` in a new thread that says it is about
-// to lock (its tid, then `about_to_lock`), holds the lock briefly and
-// reports how that went through the returned future ("" = granted).
+// A timed request that expires at `level`: that level's error, with the
+// timeout in its message, after waiting about the timeout.
 template <class Lock>
-std::future<std::string> waiter_thread(const fs::path& file,
-                                       dreadlocks::lock_options options,
-                                       std::atomic<pid_t>& tid,
-                                       std::promise<void>& about_to_lock,
-                                       std::thread& thread) {
-  std::promise<std::string> result;
-  auto future = result.get_future();
-  thread = std::thread([file, options, &tid, &about_to_lock,
-                        result = std::move(result)]() mutable {
-    tid = dlt::current_tid();
-    about_to_lock.set_value();
-    try {
-      Lock lock(file, options);
-      result.set_value(lock.owns_lock() ? "" : "not owned");
-    } catch (const std::exception& error) {
-      result.set_value(error.what());
+void expect_expiry(const fs::path& file, bool shared, lock_level level) {
+  const auto elapsed =
+      expect_refused<Lock>(file, dlt::timed(kShortTimeout, shared), level,
+                           dlt::timed_out_text(kShortTimeout));
+  check_waited(elapsed, kShortTimeout);
+}
+
+// `holder` once it holds; the test case ends here if it never does.
+std::unique_ptr<dlt::holder> once_held(std::unique_ptr<dlt::holder> holder) {
+  BOOST_TEST_REQUIRE(holder->wait_held());
+  return holder;
+}
+
+// Where the conflicting holder is, for a scenario written once for both
+// levels: another thread (its hold is in this process's registries, and
+// refused at the thread level) or another process (nothing of it is in this
+// process; refused at the process level, by Lock's own OS primitive).
+template <class Lock, lock_level Level>
+struct other_holder {
+  static constexpr lock_level level = Level;
+  static constexpr bool in_this_process = Level == lock_level::thread;
+  using would_block_error = std::conditional_t<
+      in_this_process,
+      dreadlocks::acquiring_thread_level_lock_would_block_error,
+      dreadlocks::acquiring_process_level_lock_would_block_error>;
+
+  static std::unique_ptr<dlt::holder> hold(
+      const fs::path& file, dreadlocks::lock_options options = {}) {
+    if constexpr (in_this_process) {
+      return dlt::hold_in_thread<Lock>(file, options);
+    } else {
+      return dlt::hold_in_process<dlt::process_level_of<Lock>>(file, options);
+    }
+  }
+
+  // The entries Level keeps in this process.
+  static std::size_t registry_entries() {
+    return in_this_process
+               ? dreadlocks::detail::thread_registry::instance().size()
+               : dreadlocks::detail::process_registry::instance().open_files();
+  }
+};
+
+template <class Lock>
+using other_thread = other_holder<Lock, lock_level::thread>;
+template <class Lock>
+using other_process = other_holder<Lock, lock_level::process>;
+
+// Runs `scenario(held_shared, asked_shared)` for each conflicting pair,
+// named in the failure context.
+template <class Scenario>
+void for_each_conflict(Scenario scenario) {
+  for (const auto [held_shared, asked_shared] : kConflicts) {
+    BOOST_TEST_CONTEXT("held " << dlt::mode_name(held_shared) << ", asked "
+                               << dlt::mode_name(asked_shared)) {
+      scenario(held_shared, asked_shared);
+    }
+  }
+}
+
+// Other holds a fresh file in each conflicting mode; a timed request
+// expires at Other's level and leaves what was there before it: the
+// holder's own entries when the holder is a thread of this process, none
+// at all when it is another process (whose lock is then the only one on
+// the file).
+template <class Lock, class Other>
+void expires_against_each_conflict(const std::string& stem) {
+  for_each_conflict([&](bool held_shared, bool asked_shared) {
+    const auto file = dlt::unique_path(stem);
+    const auto empty = dlt::holdings_now();
+    auto holder = once_held(Other::hold(file, dlt::mode(held_shared)));
+    const auto held = dlt::holdings_now();
+    expect_expiry<Lock>(file, asked_shared, Other::level);
+    if constexpr (Other::in_this_process) {
+      BOOST_TEST(dlt::holdings_now() == held);
+    } else {
+      BOOST_TEST(dlt::holdings_now() == empty);
+      BOOST_TEST(dlt::settled_kernel_locks_on(file).size() == 1u);
+    }
+    BOOST_TEST(holder->release());
+    if constexpr (Other::in_this_process) {
+      BOOST_TEST(dlt::holdings_now() == empty);
     }
   });
-  return future;
+}
+
+// Other holds a fresh file in each conflicting mode and releases once
+// this thread is seen asleep in its wait: the long-timeout request is
+// granted before its deadline, and leaves no entry at Other's level.
+template <class Lock, class Other>
+void granted_when_released_in_each_conflict(const std::string& stem) {
+  for_each_conflict([&](bool held_shared, bool asked_shared) {
+    const auto file = dlt::unique_path(stem);
+    auto holder = once_held(Other::hold(file, dlt::mode(held_shared)));
+    holder->order_release(dlt::release_order::when_asleep(dlt::current_tid()));
+    dlt::stopwatch watch;
+    {
+      Lock lock(file, dlt::timed(kLongTimeout, asked_shared));
+      BOOST_TEST(lock.owns_lock());
+      BOOST_TEST(watch.elapsed() < kLongTimeout);
+    }
+    BOOST_TEST(holder->wait_released(), "the waiter was seen asleep");
+  });
+  BOOST_TEST(Other::registry_entries() == 0u);
+}
+
+// While Other holds `file` exclusively: zero and negative timeouts are
+// refused at once, with Other's level's error and the very message of a
+// non-blocking request (which says it would block, not that it timed out).
+template <class Lock, class Other>
+void zero_and_negative_timeouts_refused_at_once(const fs::path& file) {
+  using would_block_error = typename Other::would_block_error;
+  std::string non_blocking_message;
+  try {
+    Lock lock(file, dlt::mode(false, false));
+  } catch (const would_block_error& error) {
+    non_blocking_message = error.what();
+  }
+  BOOST_TEST_REQUIRE(!non_blocking_message.empty());
+  for (const auto timeout : {0ns, -1ns, std::chrono::nanoseconds(-1s)}) {
+    BOOST_TEST_CONTEXT("timeout " << timeout.count() << " ns") {
+      dlt::stopwatch watch;
+      try {
+        Lock lock(file, dlt::timed(timeout));
+        BOOST_ERROR("granted");
+      } catch (const would_block_error& error) {
+        BOOST_TEST(std::string(error.what()) == non_blocking_message);
+        BOOST_TEST(std::string(error.what()).find("timed out") ==
+                   std::string::npos);
+      }
+      BOOST_TEST(watch.elapsed() < kAtOnce);
+    }
+  }
+}
+
+// untimed_waiter
+//
+// A thread of this process that asks for Lock on `file` with no timeout,
+// holds it briefly once granted and reports how that went. It announces
+// that it is about to lock, so that seeing it asleep afterwards means it
+// waits inside the lock call.
+template <class Lock>
+class untimed_waiter {
+ public:
+  untimed_waiter(fs::path file, dreadlocks::lock_options options)
+      : announced_(about_to_lock_.get_future()),
+        outcome_(result_.get_future()),
+        thread_([this, file = std::move(file), options] {
+          tid_ = dlt::current_tid();
+          about_to_lock_.set_value();
+          try {
+            Lock lock(file, options);
+            result_.set_value(lock.owns_lock() ? "" : "not owned");
+          } catch (const std::exception& error) {
+            result_.set_value(error.what());
+          }
+        }) {}
+
+  untimed_waiter(const untimed_waiter&) = delete;
+  untimed_waiter& operator=(const untimed_waiter&) = delete;
+
+  ~untimed_waiter() { join(); }
+
+  // Bounded: whether the thread was seen asleep after its announcement.
+  bool seen_asleep() {
+    return announced_.wait_for(10s) == std::future_status::ready &&
+           dlt::wait_until_asleep(tid_);
+  }
+
+  bool still_waiting() {
+    return outcome_.wait_for(0s) == std::future_status::timeout;
+  }
+
+  // Bounded: whether the thread has finished its attempt.
+  bool finished() {
+    return outcome_.wait_for(10s) == std::future_status::ready;
+  }
+
+  // Once finished: "" if it was granted, else what went wrong.
+  std::string outcome() { return outcome_.get(); }
+
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<pid_t> tid_{0};
+  std::promise<void> about_to_lock_;
+  std::promise<std::string> result_;
+  std::future<void> announced_;
+  std::future<std::string> outcome_;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
+// The holder releases: the untimed waiter is granted, and once it is gone
+// this process holds what it held at `before`.
+template <class Lock>
+void release_grants_the_waiter(dlt::holder& holder,
+                               untimed_waiter<Lock>& waiter,
+                               const dlt::holdings& before) {
+  BOOST_TEST(holder.release());
+  BOOST_TEST_REQUIRE(waiter.finished());
+  BOOST_TEST(waiter.outcome() == "", "the untimed waiter was granted");
+  waiter.join();
+  BOOST_TEST(dlt::holdings_now() == before);
 }
 
 }  // namespace
@@ -156,23 +331,7 @@ BOOST_AUTO_TEST_SUITE(expiry)
 // the timeout, and leaves the registries as they were.
 BOOST_AUTO_TEST_CASE_TEMPLATE(at_thread_level, Lock, thread_excluding) {
   dlt::watchdog dog("at_thread_level", 20s);
-  for (const auto [held_shared, asked_shared] : kConflicts) {
-    BOOST_TEST_CONTEXT("held " << dlt::mode_name(held_shared) << ", asked "
-                               << dlt::mode_name(asked_shared)) {
-      const auto file = dlt::unique_path("thread-expiry");
-      const auto empty = dlt::holdings_now();
-      auto holder = dlt::hold_in_thread<Lock>(file, dlt::mode(held_shared));
-      BOOST_TEST_REQUIRE(holder->wait_held());
-      const auto held = dlt::holdings_now();
-      const auto elapsed = expect_refused<Lock>(
-          file, dlt::timed(kShortTimeout, asked_shared), lock_level::thread,
-          dlt::timed_out_text(kShortTimeout));
-      check_waited(elapsed, kShortTimeout);
-      BOOST_TEST(dlt::holdings_now() == held);
-      BOOST_TEST(holder->release());
-      BOOST_TEST(dlt::holdings_now() == empty);
-    }
-  }
+  expires_against_each_conflict<Lock, other_thread<Lock>>("thread-expiry");
 }
 
 // Another process holds the lock file in a conflicting mode: the timed
@@ -181,32 +340,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(at_thread_level, Lock, thread_excluding) {
 // and leaves no hold, descriptor or registry entry.
 BOOST_AUTO_TEST_CASE_TEMPLATE(at_process_level, Lock, process_excluding) {
   dlt::watchdog dog("at_process_level", 25s);
-  for (const auto [held_shared, asked_shared] : kConflicts) {
-    BOOST_TEST_CONTEXT("held " << dlt::mode_name(held_shared) << ", asked "
-                               << dlt::mode_name(asked_shared)) {
-      const auto file = dlt::unique_path("process-expiry");
-      const auto empty = dlt::holdings_now();
-      auto holder =
-          dlt::hold_in_process<foreign_of<Lock>>(file, dlt::mode(held_shared));
-      BOOST_TEST_REQUIRE(holder->wait_held());
-      const auto elapsed = expect_refused<Lock>(
-          file, dlt::timed(kShortTimeout, asked_shared), lock_level::process,
-          dlt::timed_out_text(kShortTimeout));
-      check_waited(elapsed, kShortTimeout);
-      BOOST_TEST(dlt::holdings_now() == empty);
-      // Only the holder's lock is on the file: none of ours.
-      BOOST_TEST(dlt::settled_kernel_locks_on(file).size() == 1u);
-      BOOST_TEST(holder->release());
-    }
-  }
+  expires_against_each_conflict<Lock, other_process<Lock>>("process-expiry");
 }
 
 // The message gives the timeout as asked, to the microsecond.
 BOOST_AUTO_TEST_CASE(message_gives_fractional_milliseconds) {
   dlt::watchdog dog("message_gives_fractional_milliseconds", 20s);
   const auto file = dlt::unique_path("fraction");
-  auto holder = dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
-  BOOST_TEST_REQUIRE(holder->wait_held());
+  auto holder =
+      once_held(dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file));
   expect_refused<dreadlocks::thread_level_path_lock>(
       file, dlt::timed(12500us), lock_level::thread,
       "timed out after waiting 12.5 ms");
@@ -225,24 +367,8 @@ BOOST_AUTO_TEST_SUITE(acquired_before_deadline)
 // in the wait: granted, well before the deadline.
 BOOST_AUTO_TEST_CASE_TEMPLATE(thread_holder_releases, Lock, thread_excluding) {
   dlt::watchdog dog("thread_holder_releases", 20s);
-  for (const auto [held_shared, asked_shared] : kConflicts) {
-    BOOST_TEST_CONTEXT("held " << dlt::mode_name(held_shared) << ", asked "
-                               << dlt::mode_name(asked_shared)) {
-      const auto file = dlt::unique_path("thread-release");
-      auto holder = dlt::hold_in_thread<Lock>(file, dlt::mode(held_shared));
-      BOOST_TEST_REQUIRE(holder->wait_held());
-      holder->order_release(
-          dlt::release_order::when_asleep(dlt::current_tid()));
-      dlt::stopwatch watch;
-      {
-        Lock lock(file, dlt::timed(kLongTimeout, asked_shared));
-        BOOST_TEST(lock.owns_lock());
-        BOOST_TEST(watch.elapsed() < kLongTimeout);
-      }
-      BOOST_TEST(holder->wait_released(), "the waiter was seen asleep");
-    }
-  }
-  BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 0u);
+  granted_when_released_in_each_conflict<Lock, other_thread<Lock>>(
+      "thread-release");
 }
 
 // Another process holds; this process asks with a long timeout (a timed
@@ -251,26 +377,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(thread_holder_releases, Lock, thread_excluding) {
 BOOST_AUTO_TEST_CASE_TEMPLATE(process_holder_releases, Lock,
                               process_excluding) {
   dlt::watchdog dog("process_holder_releases", 25s);
-  for (const auto [held_shared, asked_shared] : kConflicts) {
-    BOOST_TEST_CONTEXT("held " << dlt::mode_name(held_shared) << ", asked "
-                               << dlt::mode_name(asked_shared)) {
-      const auto file = dlt::unique_path("process-release");
-      auto holder =
-          dlt::hold_in_process<foreign_of<Lock>>(file, dlt::mode(held_shared));
-      BOOST_TEST_REQUIRE(holder->wait_held());
-      holder->order_release(
-          dlt::release_order::when_asleep(dlt::current_tid()));
-      dlt::stopwatch watch;
-      {
-        Lock lock(file, dlt::timed(kLongTimeout, asked_shared));
-        BOOST_TEST(lock.owns_lock());
-        BOOST_TEST(watch.elapsed() < kLongTimeout);
-      }
-      BOOST_TEST(holder->wait_released(), "the waiter was seen asleep");
-    }
-  }
-  BOOST_TEST(dreadlocks::detail::process_registry::instance().open_files() ==
-             0u);
+  granted_when_released_in_each_conflict<Lock, other_process<Lock>>(
+      "process-release");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -288,31 +396,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(is_non_blocking_at_thread_level, Lock,
     Lock free(file, dlt::timed(0ns));
     BOOST_TEST(free.owns_lock());
   }
-  auto holder = dlt::hold_in_thread<Lock>(file);
-  BOOST_TEST_REQUIRE(holder->wait_held());
-  std::string non_blocking_message;
-  try {
-    Lock lock(file, dlt::mode(false, false));
-  } catch (
-      const dreadlocks::acquiring_thread_level_lock_would_block_error& error) {
-    non_blocking_message = error.what();
-  }
-  BOOST_TEST_REQUIRE(!non_blocking_message.empty());
-  for (const auto timeout : {0ns, -1ns, std::chrono::nanoseconds(-1s)}) {
-    BOOST_TEST_CONTEXT("timeout " << timeout.count() << " ns") {
-      dlt::stopwatch watch;
-      try {
-        Lock lock(file, dlt::timed(timeout));
-        BOOST_ERROR("granted");
-      } catch (const dreadlocks::acquiring_thread_level_lock_would_block_error&
-                   error) {
-        BOOST_TEST(std::string(error.what()) == non_blocking_message);
-        BOOST_TEST(std::string(error.what()).find("timed out") ==
-                   std::string::npos);
-      }
-      BOOST_TEST(watch.elapsed() < kAtOnce);
-    }
-  }
+  auto holder = once_held(other_thread<Lock>::hold(file));
+  zero_and_negative_timeouts_refused_at_once<Lock, other_thread<Lock>>(file);
   // blocking = false wins over a timeout.
   dreadlocks::lock_options options = dlt::timed(kLongTimeout);
   options.blocking = false;
@@ -326,31 +411,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(is_non_blocking_at_process_level, Lock,
                               process_excluding) {
   dlt::watchdog dog("is_non_blocking_at_process_level", 20s);
   const auto file = dlt::unique_path("zero-process");
-  auto holder = dlt::hold_in_process<foreign_of<Lock>>(file, dlt::mode(false));
-  BOOST_TEST_REQUIRE(holder->wait_held());
-  std::string non_blocking_message;
-  try {
-    Lock lock(file, dlt::mode(false, false));
-  } catch (
-      const dreadlocks::acquiring_process_level_lock_would_block_error& error) {
-    non_blocking_message = error.what();
-  }
-  BOOST_TEST_REQUIRE(!non_blocking_message.empty());
-  for (const auto timeout : {0ns, -1ns, std::chrono::nanoseconds(-1s)}) {
-    BOOST_TEST_CONTEXT("timeout " << timeout.count() << " ns") {
-      dlt::stopwatch watch;
-      try {
-        Lock lock(file, dlt::timed(timeout));
-        BOOST_ERROR("granted");
-      } catch (const dreadlocks::acquiring_process_level_lock_would_block_error&
-                   error) {
-        BOOST_TEST(std::string(error.what()) == non_blocking_message);
-      }
-      BOOST_TEST(watch.elapsed() < kAtOnce);
-    }
-  }
-  BOOST_TEST(dreadlocks::detail::process_registry::instance().open_files() ==
-             0u);
+  auto holder = once_held(other_process<Lock>::hold(file));
+  zero_and_negative_timeouts_refused_at_once<Lock, other_process<Lock>>(file);
+  BOOST_TEST(other_process<Lock>::registry_entries() == 0u);
   BOOST_TEST(holder->release());
   Lock free(file, dlt::timed(0ns));
   BOOST_TEST(free.owns_lock());
@@ -372,26 +435,24 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(thread_level_then_process_level, Lock,
   constexpr auto thread_part = 1500ms;
   const auto file = dlt::unique_path("whole");
   // Fork first, while this process holds nothing.
-  auto other_process = dlt::hold_in_process<foreign_of<Lock>>(file);
-  BOOST_TEST_REQUIRE(other_process->wait_held());
-  auto other_thread =
-      dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file);
-  BOOST_TEST_REQUIRE(other_thread->wait_held());
+  auto process_holder = once_held(other_process<Lock>::hold(file));
+  auto thread_holder =
+      once_held(dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file));
 
   dlt::stopwatch watch;
-  other_thread->order_release(
+  thread_holder->order_release(
       dlt::release_order::at(watch.start() + thread_part));
   const auto elapsed =
       expect_refused<Lock>(file, dlt::timed(timeout), lock_level::process,
                            dlt::timed_out_text(timeout));
-  BOOST_TEST(other_thread->wait_released());
+  BOOST_TEST(thread_holder->wait_released());
   check_waited(elapsed, timeout);
   BOOST_TEST(elapsed < timeout + 1000ms,
              "waited " << std::chrono::duration_cast<std::chrono::milliseconds>(
                               elapsed)
                               .count()
                        << " ms: the process level got a timeout of its own");
-  BOOST_TEST(other_process->release());
+  BOOST_TEST(process_holder->release());
   BOOST_TEST(dlt::holdings_now().thread_keys == 0u);
   BOOST_TEST(dlt::holdings_now().open_files == 0u);
 }
@@ -409,32 +470,17 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(at_thread_level_disturbs_nothing, Lock,
   dlt::watchdog dog("at_thread_level_disturbs_nothing", 20s);
   const auto file = dlt::unique_path("expired-thread");
   const auto empty = dlt::holdings_now();
-  auto holder = dlt::hold_in_thread<Lock>(file);
-  BOOST_TEST_REQUIRE(holder->wait_held());
+  auto holder = once_held(other_thread<Lock>::hold(file));
   const auto held = dlt::holdings_now();
 
-  std::atomic<pid_t> tid{0};
-  std::promise<void> about_to_lock;
-  std::thread untimed;
-  auto untimed_result =
-      waiter_thread<Lock>(file, {}, tid, about_to_lock, untimed);
-  about_to_lock.get_future().wait();
-  BOOST_TEST_REQUIRE(dlt::wait_until_asleep(tid));
+  untimed_waiter<Lock> untimed(file, {});
+  BOOST_TEST_REQUIRE(untimed.seen_asleep());
 
-  const auto elapsed =
-      expect_refused<Lock>(file, dlt::timed(kShortTimeout), lock_level::thread,
-                           dlt::timed_out_text(kShortTimeout));
-  check_waited(elapsed, kShortTimeout);
+  expect_expiry<Lock>(file, false, lock_level::thread);
   BOOST_TEST(dlt::holdings_now() == held);
-  BOOST_TEST((untimed_result.wait_for(0s) == std::future_status::timeout),
-             "the untimed waiter still waits");
+  BOOST_TEST(untimed.still_waiting(), "the untimed waiter still waits");
 
-  BOOST_TEST(holder->release());
-  BOOST_TEST_REQUIRE(
-      (untimed_result.wait_for(10s) == std::future_status::ready));
-  BOOST_TEST(untimed_result.get() == "", "the untimed waiter was granted");
-  untimed.join();
-  BOOST_TEST(dlt::holdings_now() == empty);
+  release_grants_the_waiter(*holder, untimed, empty);
 }
 
 // Process level, inside one process: another process holds the file; an
@@ -451,31 +497,18 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(at_process_level_disturbs_nothing, Lock,
     BOOST_TEST_CONTEXT("asked " << dlt::mode_name(shared)) {
       const auto file = dlt::unique_path("expired-process");
       const auto empty = dlt::holdings_now();
-      auto holder = dlt::hold_in_process<foreign_of<Lock>>(file);
-      BOOST_TEST_REQUIRE(holder->wait_held());
+      auto holder = once_held(other_process<Lock>::hold(file));
 
-      std::atomic<pid_t> tid{0};
-      std::promise<void> about_to_lock;
-      std::thread untimed;
-      auto untimed_result = waiter_thread<Lock>(file, dlt::mode(shared), tid,
-                                                about_to_lock, untimed);
+      untimed_waiter<Lock> untimed(file, dlt::mode(shared));
       BOOST_TEST_REQUIRE(dlt::wait_for_blocked_requests(file, 1));
       const auto waiting = dlt::holdings_now();
 
-      const auto elapsed = expect_refused<Lock>(
-          file, dlt::timed(kShortTimeout, shared), lock_level::process,
-          dlt::timed_out_text(kShortTimeout));
-      check_waited(elapsed, kShortTimeout);
+      expect_expiry<Lock>(file, shared, lock_level::process);
       BOOST_TEST(dlt::holdings_now() == waiting);
       BOOST_TEST(dlt::settled_blocked_requests_on(file) == 1u);
-      BOOST_TEST((untimed_result.wait_for(0s) == std::future_status::timeout));
+      BOOST_TEST(untimed.still_waiting(), "the untimed waiter still waits");
 
-      BOOST_TEST(holder->release());
-      BOOST_TEST_REQUIRE(
-          (untimed_result.wait_for(10s) == std::future_status::ready));
-      BOOST_TEST(untimed_result.get() == "", "the untimed waiter was granted");
-      untimed.join();
-      BOOST_TEST(dlt::holdings_now() == empty);
+      release_grants_the_waiter(*holder, untimed, empty);
       BOOST_TEST(dlt::settled_kernel_locks_on(file).empty());
     }
   }
@@ -489,15 +522,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(does_not_disturb_another_process, Lock,
   dlt::watchdog dog("does_not_disturb_another_process", 20s);
   const auto file = dlt::unique_path("expired-other");
   const auto empty = dlt::holdings_now();
-  auto a = dlt::hold_in_process<foreign_of<Lock>>(file);
-  BOOST_TEST_REQUIRE(a->wait_held());
-  auto b = dlt::hold_in_process<foreign_of<Lock>>(file);
+  auto a = once_held(other_process<Lock>::hold(file));
+  auto b = other_process<Lock>::hold(file);
   BOOST_TEST_REQUIRE(dlt::wait_for_blocked_requests(file, 1));
 
-  const auto elapsed =
-      expect_refused<Lock>(file, dlt::timed(kShortTimeout), lock_level::process,
-                           dlt::timed_out_text(kShortTimeout));
-  check_waited(elapsed, kShortTimeout);
+  expect_expiry<Lock>(file, false, lock_level::process);
   BOOST_TEST(dlt::holdings_now() == empty);
 
   BOOST_TEST(a->release());

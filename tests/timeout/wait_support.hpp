@@ -52,6 +52,7 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/fd_count.hpp"
 #include "tests/support/proc_locks.hpp"
+#include "tests/support/scenario_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 
 namespace dreadlocks_test {
@@ -100,22 +101,6 @@ inline dreadlocks::lock_options timed(std::chrono::nanoseconds timeout,
   options.shared = shared;
   options.timeout = timeout;
   return options;
-}
-
-inline dreadlocks::lock_options mode(bool shared, bool blocking = true) {
-  dreadlocks::lock_options options;
-  options.shared = shared;
-  options.blocking = blocking;
-  return options;
-}
-
-inline const char* mode_name(bool shared) {
-  return shared ? "shared" : "exclusive";
-}
-
-// The key a lock on `file` is taken under.
-inline std::filesystem::path key_of(const std::filesystem::path& file) {
-  return std::filesystem::absolute(file).lexically_normal();
 }
 
 // Measures wall time since construction.

@@ -176,20 +176,41 @@ void measure(benchmark::State& state, Wait wait) {
       benchmark::Counter(wall * 1e3, benchmark::Counter::kAvgIterations);
 }
 
-void TimedProcessWait(benchmark::State& state) {
-  const auto file = dreadlocks_test::unique_path("cpu-timed-process");
-  other_process other(file);
-  other.hold();
+// Measures path_lock requests with a kWait timeout on `file`, which
+// someone else holds throughout: each must expire with WouldBlock (the
+// error of the level where the holder is); a grant spoils the run.
+template <class WouldBlock>
+void measure_expiries(benchmark::State& state,
+                      const std::filesystem::path& file,
+                      const char* if_granted) {
   dreadlocks::lock_options options;
   options.timeout = kWait;
   measure(state, [&] {
     try {
       dreadlocks::path_lock lock(file, options);
-      state.SkipWithError("granted while another process holds the file");
-    } catch (
-        const dreadlocks::acquiring_process_level_lock_would_block_error&) {
+      state.SkipWithError(if_granted);
+    } catch (const WouldBlock&) {
     }
   });
+}
+
+// Measures path_lock requests with `options` on `file`, each granted when
+// `other` lets go after holding for kWait.
+void measure_grants(benchmark::State& state, const std::filesystem::path& file,
+                    other_process& other, dreadlocks::lock_options options) {
+  measure(state, [&] {
+    other.hold_for_a_while();
+    dreadlocks::path_lock lock(file, options);
+    benchmark::DoNotOptimize(lock.owns_lock());
+  });
+}
+
+void TimedProcessWait(benchmark::State& state) {
+  const auto file = dreadlocks_test::unique_path("cpu-timed-process");
+  other_process other(file);
+  other.hold();
+  measure_expiries<dreadlocks::acquiring_process_level_lock_would_block_error>(
+      state, file, "granted while another process holds the file");
   other.release();
 }
 
@@ -198,21 +219,13 @@ void TimedProcessWaitGranted(benchmark::State& state) {
   other_process other(file);
   dreadlocks::lock_options options;
   options.timeout = 10s;
-  measure(state, [&] {
-    other.hold_for_a_while();
-    dreadlocks::path_lock lock(file, options);
-    benchmark::DoNotOptimize(lock.owns_lock());
-  });
+  measure_grants(state, file, other, options);
 }
 
 void BlockingProcessWait(benchmark::State& state) {
   const auto file = dreadlocks_test::unique_path("cpu-blocking-process");
   other_process other(file);
-  measure(state, [&] {
-    other.hold_for_a_while();
-    dreadlocks::path_lock lock(file);
-    benchmark::DoNotOptimize(lock.owns_lock());
-  });
+  measure_grants(state, file, other, {});
 }
 
 void TimedThreadWait(benchmark::State& state) {
@@ -231,15 +244,8 @@ void TimedThreadWait(benchmark::State& state) {
     std::unique_lock<std::mutex> guard(mutex);
     changed.wait_for(guard, 10s, [&] { return held; });
   }
-  dreadlocks::lock_options options;
-  options.timeout = kWait;
-  measure(state, [&] {
-    try {
-      dreadlocks::path_lock lock(file, options);
-      state.SkipWithError("granted while another thread holds the key");
-    } catch (const dreadlocks::acquiring_thread_level_lock_would_block_error&) {
-    }
-  });
+  measure_expiries<dreadlocks::acquiring_thread_level_lock_would_block_error>(
+      state, file, "granted while another thread holds the key");
   {
     std::lock_guard<std::mutex> guard(mutex);
     done = true;
@@ -248,21 +254,14 @@ void TimedThreadWait(benchmark::State& state) {
   holder.join();
 }
 
+// Every iteration waits about kWait: timed in wall-clock milliseconds.
+void wall_ms(benchmark::internal::Benchmark* registered) {
+  registered->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
 }  // namespace
 
-BENCHMARK(TimedProcessWait)
-    ->Iterations(3)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(TimedProcessWaitGranted)
-    ->Iterations(2)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BlockingProcessWait)
-    ->Iterations(2)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(TimedThreadWait)
-    ->Iterations(2)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(TimedProcessWait)->Apply(wall_ms)->Iterations(3);
+BENCHMARK(TimedProcessWaitGranted)->Apply(wall_ms)->Iterations(2);
+BENCHMARK(BlockingProcessWait)->Apply(wall_ms)->Iterations(2);
+BENCHMARK(TimedThreadWait)->Apply(wall_ms)->Iterations(2);

@@ -1,0 +1,56 @@
+// tests/support/scenario_locks.hpp
+//
+// The vocabulary the thread, process and timeout scenarios are written in:
+// the two compositions of a process policy (process level alone, both
+// levels), a request's options in one call, a mode's name as messages spell
+// it, and the key a path is locked under. One definition for all of them,
+// so that "exclusive, non-blocking" means the same request everywhere.
+
+#ifndef DREADLOCKS_TESTS_SUPPORT_SCENARIO_LOCKS_HPP_
+#define DREADLOCKS_TESTS_SUPPORT_SCENARIO_LOCKS_HPP_
+
+#include <filesystem>
+
+#include "dreadlocks/dreadlocks.hpp"
+
+namespace dreadlocks_test {
+
+// Process policy P with no thread level, and with the shareable one; both
+// honour a request's `reentrant` flag, so that one type serves nested and
+// non-nested scenarios.
+template <class P>
+using process_level_lock =
+    dreadlocks::basic_path_lock<dreadlocks::no_thread_lock, P,
+                                dreadlocks::reentrant_if_requested>;
+template <class P>
+using both_levels_lock =
+    dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock, P,
+                                dreadlocks::reentrant_if_requested>;
+
+// What another process would hold against Lock: the same OS primitive,
+// without Lock's thread level (which another process does not share).
+template <class Lock>
+using process_level_of = process_level_lock<typename Lock::process_policy>;
+
+inline dreadlocks::lock_options mode(bool shared, bool blocking = true,
+                                     bool reentrant = false) {
+  dreadlocks::lock_options options;
+  options.shared = shared;
+  options.blocking = blocking;
+  options.reentrant = reentrant;
+  return options;
+}
+
+// As the library's messages spell the mode.
+inline const char* mode_name(bool shared) {
+  return shared ? "shared" : "exclusive";
+}
+
+// The key a lock on `file` is taken under.
+inline std::filesystem::path key_of(const std::filesystem::path& file) {
+  return std::filesystem::absolute(file).lexically_normal();
+}
+
+}  // namespace dreadlocks_test
+
+#endif  // DREADLOCKS_TESTS_SUPPORT_SCENARIO_LOCKS_HPP_
