@@ -22,6 +22,13 @@
 
 #include "dreadlocks/detail/path_argument.hpp"
 
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define DREADLOCKS_HAS_SINGLE_THREADED_FLAG_ 1
+#endif
+#endif
+
 namespace dreadlocks {
 
 // lock_key
@@ -135,10 +142,22 @@ class lock_key {
     string_view_type text() const noexcept { return {chars(), size_}; }
 
     void add_reference() noexcept {
-      references_.fetch_add(1, std::memory_order_relaxed);
+      if (single_threaded()) {
+        references_.store(references_.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+      } else {
+        references_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
     void drop_reference() noexcept {
-      if (references_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+      if (single_threaded()) {
+        const std::size_t left =
+            references_.load(std::memory_order_relaxed) - 1;
+        references_.store(left, std::memory_order_relaxed);
+        if (left != 0) return;
+      } else if (references_.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+        return;
+      }
       delete path_.load(std::memory_order_acquire);
       this->~text_block();
       ::operator delete(this);
@@ -160,6 +179,18 @@ class lock_key {
     }
 
    private:
+    // True while the process has one thread: then nobody else can see the
+    // count, and plain loads and stores keep it without the atomic
+    // read-modify-write instructions (what libstdc++'s shared_ptr does too).
+    // glibc clears the flag for good before a second thread starts.
+    static bool single_threaded() noexcept {
+#if defined(DREADLOCKS_HAS_SINGLE_THREADED_FLAG_)
+      return ::__libc_single_threaded != 0;
+#else
+      return false;
+#endif
+    }
+
     explicit text_block(string_view_type text) noexcept
         : hash(std::hash<string_view_type>()(text)), size_(text.size()) {}
 

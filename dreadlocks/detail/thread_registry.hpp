@@ -15,9 +15,10 @@
 
 #include <pthread.h>
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>  // std::unique_lock, std::lock_guard
+#include <mutex>
 #include <new>
 #include <thread>
 #include <unordered_map>
@@ -26,7 +27,6 @@
 
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
-#include "dreadlocks/detail/registry_mutex.hpp"
 #include "dreadlocks/detail/wait.hpp"
 #include "dreadlocks/errors.hpp"
 #include "dreadlocks/lock_request.hpp"
@@ -45,7 +45,7 @@ class thread_registry {
     std::thread::id writer;     // the thread holding exclusive, or none
     owner_table owners;
     // One of the registry's conditions_, chosen by the key's hash.
-    registry_condition* changed = nullptr;
+    std::condition_variable* changed = nullptr;
     // The idle list (users == 0), most recently released first.
     std::pair<const key_view, key_state>* newer = nullptr;
     std::pair<const key_view, key_state>* older = nullptr;
@@ -73,7 +73,7 @@ class thread_registry {
   // recursive_deadlock_error or acquiring_thread_level_lock_would_block_error
   // and then leaves no trace.
   entry& acquire(const lock_request& request) {
-    std::unique_lock<registry_mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock = lock_registry(mutex_);
     // The view points to the request's text, which the new entry's copy
     // of the key shares and keeps alive.
     const auto [found, added] =
@@ -116,9 +116,9 @@ class thread_registry {
   // Gives back one hold of `mode` taken by thread `holder` through acquire().
   // Never blocks on anything but the registry mutex; never throws.
   void release(entry& node, std::thread::id holder, bool shared) noexcept {
-    registry_condition* changed = nullptr;
+    std::condition_variable* changed = nullptr;
     {
-      const std::unique_lock<registry_mutex> lock(mutex_);
+      const std::unique_lock<std::mutex> lock = lock_registry(mutex_);
       key_state& state = node.second;
       if (state.owners.remove(holder, shared) == 0 && !shared) {
         state.writer = std::thread::id();
@@ -142,7 +142,7 @@ class thread_registry {
   //
   // Returns the number of keys held or asked for; 0 when nothing is in use.
   std::size_t size() const {
-    std::lock_guard<registry_mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     return keys_.size() - idle_count_;
   }
 
@@ -175,9 +175,12 @@ class thread_registry {
 
   void after_fork() noexcept {
     while (idle_oldest_ != nullptr) evict_oldest();
-    // A parent's thread may have been waiting on a condition the keys share.
-    for (registry_condition& condition : conditions_) {
-      condition.reset_after_fork();
+    // The condition variables are shared by keys, and a parent's thread may
+    // have been waiting on one, which leaves the child's copy undefined
+    // (POSIX). Fresh ones, without destroying the old (undefined with a
+    // waiter).
+    for (std::condition_variable& condition : conditions_) {
+      new (&condition) std::condition_variable;
     }
     while (!keys_.empty()) {
       map_type::node_type orphan = keys_.extract(keys_.begin());
@@ -199,7 +202,7 @@ class thread_registry {
 
   // Waits on the key until `ready()`, as far as the request allows.
   template <class Ready>
-  static bool wait(std::unique_lock<registry_mutex>& lock, key_state& state,
+  static bool wait(std::unique_lock<std::mutex>& lock, key_state& state,
                    const lock_request& request, Ready ready) {
     if (ready()) return true;
     if (!request.may_wait()) return false;
@@ -213,7 +216,7 @@ class thread_registry {
   // is the only owner. Only one such upgrade may wait per key: a second
   // would wait for the first, which waits for it.
   void upgrade(entry& node, const lock_request& request,
-               std::unique_lock<registry_mutex>& lock) {
+               std::unique_lock<std::mutex>& lock) {
     key_state& state = node.second;
     if (state.owners.threads() == 1) return;
     if (!request.may_wait()) fail_would_block(node, request);
@@ -288,8 +291,8 @@ class thread_registry {
     keys_.erase(keys_.find(oldest.first));
   }
 
-  mutable registry_mutex mutex_;
-  registry_condition conditions_[kConditions];
+  mutable std::mutex mutex_;
+  std::condition_variable conditions_[kConditions];
   map_type keys_;
   entry* idle_newest_ = nullptr;
   entry* idle_oldest_ = nullptr;

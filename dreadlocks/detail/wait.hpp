@@ -6,16 +6,33 @@
 #define DREADLOCKS_DETAIL_WAIT_HPP_
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 #include "dreadlocks/lock_request.hpp"
 
 namespace dreadlocks::detail {
 
-// Waits on `changed` (a std::condition_variable or registry_condition)
-// until `ready()` or `deadline`; returns whether `ready()` holds.
-template <class Condition, class Lock, class Ready>
-bool wait_on(Condition& changed, Lock& lock,
+// Locks a registry mutex, trying a little while before sleeping. Registry
+// sections last a few hundred instructions, so a thread that finds the
+// mutex taken usually gets it within a few tries; going to sleep at once
+// would cost two system calls (sleep and wake-up) per collision, which is
+// what contended hand-offs between threads are made of.
+inline std::unique_lock<std::mutex> lock_registry(std::mutex& mutex) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    if (mutex.try_lock()) return std::unique_lock<std::mutex>(mutex, std::adopt_lock);
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  return std::unique_lock<std::mutex>(mutex);
+}
+
+// Waits until `ready()` or `deadline`; returns whether `ready()` holds.
+template <class Ready>
+bool wait_on(std::condition_variable& changed,
+             std::unique_lock<std::mutex>& lock,
              lock_request::clock::time_point deadline, Ready ready) {
   if (deadline == lock_request::no_deadline) {
     changed.wait(lock, ready);

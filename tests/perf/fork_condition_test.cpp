@@ -1,12 +1,10 @@
 // tests/perf/fork_condition_test.cpp
 //
-// The registries share a few conditions between keys (issue 4). A thread of
-// the parent may be waiting on one when another thread forks. A
-// std::condition_variable's copy is then undefined (POSIX), so where the
-// thread registry uses those (off Linux) the child gets fresh ones; on
-// Linux its conditions are futex counters, with no waiter state to copy.
-// Either way the child then locks the same key (the same condition) with a
-// waiter of its own, twice, and its releases must wake it.
+// The registries share a few condition variables between keys (issue 4).
+// A thread of the parent may be waiting on one when another thread forks;
+// POSIX leaves the child's copy of such a condition undefined, so the child
+// gets fresh ones. Here the child then locks the same key (the same
+// condition) with a waiter of its own, and its release must wake it.
 //
 // This is the one test that starts a thread in a child forked from a
 // multi-threaded parent, on purpose: that is the situation under test. Two
