@@ -25,6 +25,7 @@
 #include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/scenario_locks.hpp"
 
 namespace api_test {
 
@@ -40,11 +41,10 @@ using file_backed_aliases =
 
 // Whether guard type L excludes threads / processes.
 template <class L>
-inline constexpr bool has_thread_level =
-    !std::is_same_v<typename L::thread_policy, dreadlocks::no_thread_lock>;
+inline constexpr bool has_thread_level = dreadlocks_test::excludes_threads_v<L>;
 template <class L>
 inline constexpr bool has_process_level =
-    !std::is_same_v<typename L::process_policy, dreadlocks::no_process_lock>;
+    dreadlocks_test::excludes_processes_v<L>;
 
 inline std::size_t thread_keys() {
   return dreadlocks::detail::thread_registry::instance().size();

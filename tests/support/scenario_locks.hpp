@@ -2,7 +2,7 @@
 //
 // The vocabulary the thread, process and timeout scenarios are written in:
 // the two compositions of a process policy (process level alone, both
-// levels), a request's options in one call, a mode's name as messages spell
+// levels), which levels a lock type has, a request's options in one call, a mode's name as messages spell
 // it, and the key a path is locked under. One definition for all of them,
 // so that "exclusive, non-blocking" means the same request everywhere.
 
@@ -10,6 +10,7 @@
 #define DREADLOCKS_TESTS_SUPPORT_SCENARIO_LOCKS_HPP_
 
 #include <filesystem>
+#include <type_traits>
 
 #include "dreadlocks/dreadlocks.hpp"
 
@@ -40,6 +41,15 @@ inline dreadlocks::lock_options mode(bool shared, bool blocking = true,
   options.reentrant = reentrant;
   return options;
 }
+
+// Whether a guard or mutex type excludes threads / processes (has a thread
+// level / a process level).
+template <class T>
+inline constexpr bool excludes_threads_v =
+    !std::is_same_v<typename T::thread_policy, dreadlocks::no_thread_lock>;
+template <class T>
+inline constexpr bool excludes_processes_v =
+    !std::is_same_v<typename T::process_policy, dreadlocks::no_process_lock>;
 
 // As the library's messages spell the mode.
 inline const char* mode_name(bool shared) {

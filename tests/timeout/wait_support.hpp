@@ -59,14 +59,6 @@ namespace dreadlocks_test {
 
 using steady = std::chrono::steady_clock;
 
-// Whether a guard or mutex type excludes threads / processes.
-template <class T>
-inline constexpr bool excludes_threads_v =
-    !std::is_same_v<typename T::thread_policy, dreadlocks::no_thread_lock>;
-template <class T>
-inline constexpr bool excludes_processes_v =
-    !std::is_same_v<typename T::process_policy, dreadlocks::no_process_lock>;
-
 // The calling thread's kernel id.
 inline pid_t current_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
