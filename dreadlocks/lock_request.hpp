@@ -21,15 +21,13 @@
 #include <utility>
 
 #include "dreadlocks/detail/path_argument.hpp"
-
-#if defined(__has_include)
-#if __has_include(<sys/single_threaded.h>)
-#include <sys/single_threaded.h>
-#define DREADLOCKS_HAS_SINGLE_THREADED_FLAG_ 1
-#endif
-#endif
+#include "dreadlocks/detail/single_thread.hpp"
 
 namespace dreadlocks {
+
+namespace detail {
+class thread_registry;
+}  // namespace detail
 
 // lock_key
 //
@@ -118,6 +116,38 @@ class lock_key {
   }
 
  private:
+  friend class detail::thread_registry;
+
+  // The thread registry keeps, in the block of the key its entry for this
+  // text holds, a pointer to that entry, so that locking through the same
+  // block (the calling thread's recent keys hand it out again) finds the
+  // entry without the registry's mutex or hash table. The registry sets it
+  // under its mutex and erases the entry only when the entry's copy is the
+  // last reference to the block, so a key that reads the pointer keeps the
+  // entry alive while it does (see detail/thread_registry.hpp).
+  void* registry_entry() const noexcept {
+    return block_ != nullptr ? block_->registry_entry.load(std::memory_order_acquire)
+                             : nullptr;
+  }
+  void set_registry_entry(void* entry) const noexcept {
+    block_->registry_entry.store(entry, std::memory_order_release);
+  }
+
+  // Returns true when no copy of this key but this one exists.
+  bool sole_copy() const noexcept {
+    return block_ != nullptr && block_->sole_reference();
+  }
+
+  bool shares_block_with(const lock_key& other) const noexcept {
+    return block_ == other.block_;
+  }
+
+  // Makes the calling thread's recent keys hand out `key`'s block for its
+  // text from now on, instead of another block with the same text.
+  static void prefer_in_thread_cache(const lock_key& key) noexcept {
+    if (key.block_ != nullptr) recent_keys::mine().prefer(key.block_);
+  }
+
   // One allocation: this header, then the text and its NUL.
   class text_block {
    public:
@@ -142,7 +172,7 @@ class lock_key {
     string_view_type text() const noexcept { return {chars(), size_}; }
 
     void add_reference() noexcept {
-      if (single_threaded()) {
+      if (detail::process_single_threaded()) {
         references_.store(references_.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
       } else {
@@ -150,7 +180,7 @@ class lock_key {
       }
     }
     void drop_reference() noexcept {
-      if (single_threaded()) {
+      if (detail::process_single_threaded()) {
         const std::size_t left =
             references_.load(std::memory_order_relaxed) - 1;
         references_.store(left, std::memory_order_relaxed);
@@ -162,6 +192,13 @@ class lock_key {
       this->~text_block();
       ::operator delete(this);
     }
+
+    bool sole_reference() const noexcept {
+      return references_.load(std::memory_order_acquire) == 1;
+    }
+
+    // See lock_key::registry_entry().
+    std::atomic<void*> registry_entry{nullptr};
 
     // Builds the std::filesystem::path once; threads racing to build it
     // keep the first one published.
@@ -179,18 +216,6 @@ class lock_key {
     }
 
    private:
-    // True while the process has one thread: then nobody else can see the
-    // count, and plain loads and stores keep it without the atomic
-    // read-modify-write instructions (what libstdc++'s shared_ptr does too).
-    // glibc clears the flag for good before a second thread starts.
-    static bool single_threaded() noexcept {
-#if defined(DREADLOCKS_HAS_SINGLE_THREADED_FLAG_)
-      return ::__libc_single_threaded != 0;
-#else
-      return false;
-#endif
-    }
-
     explicit text_block(string_view_type text) noexcept
         : hash(std::hash<string_view_type>()(text)), size_(text.size()) {}
 
@@ -238,6 +263,17 @@ class lock_key {
     static text_block* share(text_block* key) noexcept {
       key->add_reference();
       return key;
+    }
+
+    // Replaces the recent key with `preferred`'s text by `preferred`.
+    void prefer(text_block* preferred) noexcept {
+      for (text_block*& key : keys) {
+        if (key != nullptr && key != preferred &&
+            key->text() == preferred->text()) {
+          key->drop_reference();
+          key = share(preferred);
+        }
+      }
     }
 
     // Makes a key of `normal` text, keeps it and returns a new reference.

@@ -27,7 +27,7 @@
 #ifndef DREADLOCKS_THREAD_POLICIES_HPP_
 #define DREADLOCKS_THREAD_POLICIES_HPP_
 
-#include <thread>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -46,20 +46,23 @@ namespace dreadlocks {
 // of two such upgrades gets recursive_deadlock_error instead of a hang.
 struct shareable_thread_lock {
   struct hold {
-    detail::thread_registry::entry* entry = nullptr;
-    std::thread::id owner;
+    detail::thread_registry::key_state* entry = nullptr;
+    detail::thread_registry::tag_type owner = 0;
+    std::uint32_t generation = 0;
     bool shared = false;
   };
 
   static hold acquire(const lock_request& request) {
-    auto& entry = detail::thread_registry::instance().acquire(request);
-    return hold{&entry, std::this_thread::get_id(), request.shared};
+    auto& registry = detail::thread_registry::instance();
+    const auto tag = detail::thread_registry::my_tag();
+    auto& entry = registry.acquire(request, tag);
+    return hold{&entry, tag, registry.generation(), request.shared};
   }
 
   static void release(hold& held) noexcept {
     if (held.entry == nullptr) return;
     detail::thread_registry::instance().release(*held.entry, held.owner,
-                                                held.shared);
+                                                held.shared, held.generation);
     held.entry = nullptr;
   }
 };

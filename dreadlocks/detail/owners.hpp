@@ -1,8 +1,10 @@
 // dreadlocks/detail/owners.hpp
 //
-// Per-thread hold counts of one key or file, kept by both registries. A key
-// is rarely held by more than a few threads at once, so the first holder is
-// kept inline and the others in a flat vector searched linearly.
+// Per-thread hold counts of one key or file, kept by both registries (the
+// process registry names threads by std::thread::id, the thread registry by
+// its own small thread tags). A key is rarely held by more than a few
+// threads at once, so the first holder is kept inline and the others in a
+// flat vector searched linearly.
 
 #ifndef DREADLOCKS_DETAIL_OWNERS_HPP_
 #define DREADLOCKS_DETAIL_OWNERS_HPP_
@@ -18,16 +20,20 @@ namespace dreadlocks::detail {
 
 // What one thread holds of one key or file. 32-bit counts: each hold is a
 // live guard, and four billion of them would not fit in memory anyway.
-struct owner {
-  std::thread::id thread;
+template <class Id>
+struct basic_owner {
+  Id thread{};
   std::uint32_t shared = 0;
   std::uint32_t exclusive = 0;
 };
 
-class owner_table {
+template <class Id>
+class basic_owner_table {
  public:
+  using owner = basic_owner<Id>;
+
   // Returns the named thread's counts, or nullptr if it holds nothing.
-  owner* find(std::thread::id thread) noexcept {
+  owner* find(Id thread) noexcept {
     if (first_.thread == thread) return &first_;
     if (others_ == nullptr) return nullptr;
     // A plain loop: the table has one or two entries, and std::find_if's
@@ -40,24 +46,23 @@ class owner_table {
 
   // Counts one more hold of `thread` in the given mode. Allocates (and so
   // may throw) only for a second thread holding at once.
-  void add(std::thread::id thread, bool shared) {
-    owner* mine = find(thread);
-    if (mine == nullptr) {
-      if (empty()) {
-        first_.thread = thread;
-        mine = &first_;
-      } else {
-        if (others_ == nullptr) others_ = std::make_unique<std::vector<owner>>();
-        others_->push_back(owner{thread, 0, 0});
-        mine = &others_->back();
-      }
-    }
-    ++(shared ? mine->shared : mine->exclusive);
+  void add(Id thread, bool shared) {
+    owner& mine = slot(thread);
+    ++(shared ? mine.shared : mine.exclusive);
   }
+
+  // Counts `shared` and `exclusive` more holds of `thread` at once. Does
+  // not allocate (and so does not throw) while the table is empty.
+  void add(Id thread, std::uint32_t shared, std::uint32_t exclusive) {
+    owner& mine = slot(thread);
+    mine.shared += shared;
+    mine.exclusive += exclusive;
+  }
+
 
   // Counts one hold of `thread` less; forgets the thread at zero. Returns
   // the thread's remaining exclusive count.
-  std::uint32_t remove(std::thread::id thread, bool shared) noexcept {
+  std::uint32_t remove(Id thread, bool shared) noexcept {
     owner* mine = find(thread);
     assert(mine != nullptr && "dreadlocks: release without a hold");
     --(shared ? mine->shared : mine->exclusive);
@@ -80,15 +85,42 @@ class owner_table {
     return 1 + (others_ != nullptr ? others_->size() : 0);
   }
 
-  bool empty() const noexcept { return first_.thread == std::thread::id(); }
+  bool empty() const noexcept { return first_.thread == Id(); }
+
+  // Returns the only holder's counts, or nullptr unless exactly one thread
+  // holds anything.
+  const owner* only() const noexcept {
+    return threads() == 1 ? &first_ : nullptr;
+  }
+
+  // Forgets every holder.
+  void clear() noexcept {
+    first_ = owner{};
+    if (others_ != nullptr) others_->clear();
+  }
 
  private:
+  // Returns the named thread's counts, adding it with none if it holds
+  // nothing. Allocates (and so may throw) only for a second thread.
+  owner& slot(Id thread) {
+    if (owner* mine = find(thread)) return *mine;
+    if (empty()) {
+      first_.thread = thread;
+      return first_;
+    }
+    if (others_ == nullptr) others_ = std::make_unique<std::vector<owner>>();
+    others_->push_back(owner{thread, 0, 0});
+    return others_->back();
+  }
+
   // The one holder a key or file has most of the time, kept inline so that
   // holding it allocates nothing. `first_` is empty only when the table is
   // (remove() moves the last of `others_` into it).
   owner first_;
   std::unique_ptr<std::vector<owner>> others_;
 };
+
+using owner_table = basic_owner_table<std::thread::id>;
 
 }  // namespace dreadlocks::detail
 

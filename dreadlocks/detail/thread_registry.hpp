@@ -1,32 +1,47 @@
 // dreadlocks/detail/thread_registry.hpp
 //
-// The in-process keyed shared/exclusive lock behind shareable_thread_lock:
-// one entry per key that is held or asked for, with per-thread ownership
-// counts so that reentrancy, mode changes when nesting and upgrade deadlocks
-// can be told apart. Entries are reference-counted; when the last user
-// leaves, an entry rests in a short idle list (the kIdleEntries most
-// recently released) for the next acquisition of the same key, and the
-// oldest idle one is erased. So memory follows the keys in use plus a
-// constant, not the keys ever used, and an uncontended lock-unlock cycle
-// neither allocates nor frees.
+// The in-process keyed shared/exclusive lock behind shareable_thread_lock.
+//
+// Each key in use has an entry, in one of two modes:
+// - fast: at most one thread holds the key, and the entry's atomic word
+//   says which (a small per-thread tag) and how many times in each mode. A
+//   thread locks or unlocks such a key with one compare-and-swap on the
+//   word, taking neither the registry's mutex nor a look in its hash table:
+//   the key's block points to the entry (lock_key::registry_entry()), and
+//   the calling thread's recent keys hand that block out again.
+// - slow: the word says kSlow, and the registry's mutex guards the state:
+//   per-thread counts in an owner table, waiters, a pending upgrade.
+// Whatever the fast mode cannot express (a second thread, a waiter, a
+// refused or failed request) is handled under the mutex, which first turns
+// the entry slow; a slow operation that leaves at most one holder and nobody
+// waiting turns it fast again. A fast operation that finds the entry slow
+// goes through the mutex instead.
+//
+// An entry keeps a copy of the key it was made with, whose block points back
+// to it. It is erased once nobody holds it and that copy is the last
+// reference to the block: then no thread can reach it without the mutex.
+// Such unused entries are swept when the table has doubled since the last
+// sweep, so memory follows the keys in use, within a factor of two, not the
+// keys ever used; and a key a thread locks again and again keeps its entry
+// (the thread's recent keys keep the block).
 
 #ifndef DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <new>
-#include <thread>
 #include <unordered_map>
-#include <utility>
-#include <vector>
 
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
+#include "dreadlocks/detail/single_thread.hpp"
 #include "dreadlocks/detail/wait.hpp"
 #include "dreadlocks/errors.hpp"
 #include "dreadlocks/lock_request.hpp"
@@ -35,27 +50,29 @@ namespace dreadlocks::detail {
 
 class thread_registry {
  public:
+  // Names a thread for the registry, small enough to fit in the word beside
+  // the counts: 1, 2, ... in the order threads first lock, never reused
+  // (pthread ids are, as soon as a thread is joined: a guard moved out of a
+  // thread that ended would then count as held by a new thread). After 2^32
+  // threads the numbering starts again, and only a hold kept that long by a
+  // guard whose thread ended could be taken for a new thread's.
+  using tag_type = std::uint32_t;
+
   struct key_state {
     explicit key_state(const lock_key& owned) : key(owned) {}
 
-    // Owns the text the entry's key_view points to.
+    // The fast mode's holder and counts, or kSlow (see the file comment).
+    std::atomic<std::uint64_t> word{0};
+    // Owns the text the entry's key_view points to; its block points here.
     lock_key key;
-    std::uint32_t users = 0;    // holds and requests in flight; idle at 0
+    // The slow mode's state, under the mutex.
+    basic_owner_table<tag_type> owners;
+    tag_type writer = 0;  // the thread holding exclusive, or 0
     std::uint32_t waiters = 0;
-    std::thread::id writer;     // the thread holding exclusive, or none
-    owner_table owners;
+    bool upgrade_pending = false;  // a shared owner waits to be the only one
     // One of the registry's conditions_, chosen by the key's hash.
     std::condition_variable* changed = nullptr;
-    // The idle list (users == 0), most recently released first.
-    std::pair<const key_view, key_state>* newer = nullptr;
-    std::pair<const key_view, key_state>* older = nullptr;
-    bool upgrade_pending = false;  // a shared owner waits to be the only one
-    bool orphaned = false;  // inherited through fork(); see after_fork()
-    bool idle = false;
   };
-
-  using map_type = std::unordered_map<key_view, key_state, key_view_hash>;
-  using entry = map_type::value_type;
 
   // instance()
   //
@@ -66,76 +83,56 @@ class thread_registry {
     return *registry;
   }
 
+  // my_tag()
+  //
+  // Returns the calling thread's tag, given on its first call.
+  static tag_type my_tag() noexcept {
+    thread_local tag_type tag = 0;  // trivial: usable to the thread's end
+    if (tag == 0) {
+      static std::atomic<tag_type> last{0};
+      do {
+        tag = last.fetch_add(1, std::memory_order_relaxed) + 1;
+      } while (tag == 0);
+    }
+    return tag;
+  }
+
+  // generation()
+  //
+  // Returns how many fork()s lie between the first process and this one; a
+  // hold taken in another generation is an orphan (see after_fork()).
+  std::uint32_t generation() const noexcept { return generation_; }
+
   // acquire()
   //
-  // Grants `request` to the calling thread, waiting if it must and may.
-  // Returns the key's entry, to be passed back to release(). Throws
-  // recursive_deadlock_error or acquiring_thread_level_lock_would_block_error
-  // and then leaves no trace.
-  entry& acquire(const lock_request& request) {
-    std::unique_lock<std::mutex> lock = lock_registry(mutex_);
-    // The view points to the request's text, which the new entry's copy
-    // of the key shares and keeps alive.
-    const auto [found, added] =
-        keys_.try_emplace(key_view(request.key), request.key);
-    entry& node = *found;
-    key_state& state = node.second;
-    if (added) state.changed = &conditions_[request.key.hash() % kConditions];
-    if (state.users++ == 0 && state.idle) wake(node);
-    const std::thread::id self = std::this_thread::get_id();
-
-    if (owner* mine = state.owners.find(self)) {
-      if (!request.reentry_allowed) {
-        abandon(node);
-        throw recursive_deadlock_error(
-            request.operation, request.key.path(), lock_level::thread,
-            request.shared,
-            "asked again by the thread that holds it, without reentrancy");
-      }
-      if (!request.shared && mine->exclusive == 0) {
-        upgrade(node, request, lock);
-        state.writer = self;
-      }
-      state.owners.add(self, request.shared);
-      return node;
+  // Grants `request` to the thread tagged `tag` (the calling one), waiting
+  // if it must and may. Returns the key's entry, to be passed back to
+  // release(). Throws recursive_deadlock_error or
+  // acquiring_thread_level_lock_would_block_error (and std::bad_alloc) and
+  // then leaves no trace.
+  key_state& acquire(const lock_request& request, tag_type tag) {
+    if (void* hint = request.key.registry_entry()) {
+      auto& state = *static_cast<key_state*>(hint);
+      if (try_fast_acquire(state, request, tag)) return state;
     }
-
-    const bool granted =
-        request.shared
-            ? wait(lock, state, request,
-                   [&] { return state.writer == std::thread::id(); })
-            : wait(lock, state, request, [&] { return state.owners.empty(); });
-    if (!granted) fail_would_block(node, request);
-    state.owners.add(self, request.shared);
-    if (!request.shared) state.writer = self;
-    return node;
+    return acquire_slow(request, tag);
   }
 
   // release()
   //
-  // Gives back one hold of `mode` taken by thread `holder` through acquire().
-  // Never blocks on anything but the registry mutex; never throws.
-  void release(entry& node, std::thread::id holder, bool shared) noexcept {
-    std::condition_variable* changed = nullptr;
-    {
-      const std::unique_lock<std::mutex> lock = lock_registry(mutex_);
-      key_state& state = node.second;
-      if (state.owners.remove(holder, shared) == 0 && !shared) {
-        state.writer = std::thread::id();
-      }
-      if (state.orphaned) {
-        forget_orphan(state);
-        return;
-      }
-      if (--state.users == 0) {
-        rest(node);
-      } else if (state.waiters != 0) {
-        changed = state.changed;
-      }
+  // Gives back one hold of `mode` taken by the thread tagged `holder`
+  // through acquire() in `generation`. Never blocks on anything but the
+  // registry mutex; never throws.
+  void release(key_state& state, tag_type holder, bool shared,
+               std::uint32_t generation) noexcept {
+    if (generation != generation_) return;  // an orphan: see after_fork()
+    std::uint64_t word = state.word.load(std::memory_order_relaxed);
+    for (;;) {
+      if ((word & kSlow) != 0) return release_slow(state, holder, shared);
+      std::uint64_t left = word - unit(shared);
+      if ((left & kCounts) == 0) left = 0;  // nobody holds it any more
+      if (update(state.word, word, left, std::memory_order_release)) return;
     }
-    // Notified once the mutex is free, so that a woken waiter does not
-    // block on it straight away; conditions_ outlive every entry.
-    if (changed != nullptr) changed->notify_all();
   }
 
   // size()
@@ -143,13 +140,19 @@ class thread_registry {
   // Returns the number of keys held or asked for; 0 when nothing is in use.
   std::size_t size() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return keys_.size() - idle_count_;
+    return static_cast<std::size_t>(
+        std::count_if(keys_.begin(), keys_.end(), [](const auto& entry) {
+          return entry.second.word.load(std::memory_order_acquire) != 0;
+        }));
   }
 
-  // How many released entries are kept for reuse at most. A few cover the
-  // common patterns (one key cycled, a handful of keys in turn) at a few
-  // hundred bytes each.
-  static constexpr std::size_t kIdleEntries = 32;
+  // entries()
+  //
+  // Returns the number of entries, in use or not: what sweeps bound.
+  std::size_t entries() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return keys_.size();
+  }
 
   // How many condition variables the keys share. Keys with one condition
   // wake each other's waiters, who check their own key and wait again;
@@ -157,13 +160,222 @@ class thread_registry {
   // unlocking without the key's entry having to outlive the notification.
   static constexpr std::size_t kConditions = 64;
 
+  // The table is swept of unused entries when it reaches this size, or
+  // twice its size after the last sweep.
+  static constexpr std::size_t kFirstSweep = 64;
+
  private:
+  using map_type = std::unordered_map<key_view, key_state, key_view_hash>;
+
+  // The word: the holder's tag in bits 0-31, its shared count in 32-47,
+  // its exclusive count in 48-62; or kSlow alone. 0: nobody holds the key.
+  static constexpr std::uint64_t kShared = std::uint64_t{1} << 32;
+  static constexpr std::uint64_t kExclusive = std::uint64_t{1} << 48;
+  static constexpr std::uint64_t kSlow = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t kCounts = kSlow - kShared;
+  // The most holds of one mode the word counts; more take the slow mode.
+  static constexpr std::uint32_t kMostInWord = 0x7fff;
+
+  static constexpr std::uint64_t unit(bool shared) noexcept {
+    return shared ? kShared : kExclusive;
+  }
+  static constexpr tag_type holder_of(std::uint64_t word) noexcept {
+    return static_cast<tag_type>(word);
+  }
+  static constexpr std::uint32_t count_of(std::uint64_t word,
+                                          bool shared) noexcept {
+    return static_cast<std::uint32_t>(shared ? (word >> 32) & 0xffff
+                                             : (word >> 48) & 0x7fff);
+  }
+
+  // Replaces `word` (as last read into `seen`) with `desired`; on failure
+  // `seen` is the word now. While the process has one thread nobody else
+  // can change the word, and a plain store does.
+  static bool update(std::atomic<std::uint64_t>& word, std::uint64_t& seen,
+                     std::uint64_t desired, std::memory_order order) noexcept {
+    if (process_single_threaded()) {
+      word.store(desired, std::memory_order_relaxed);
+      return true;
+    }
+    return word.compare_exchange_weak(seen, desired, order,
+                                      std::memory_order_relaxed);
+  }
+
+  // Grants `request` in the fast mode if the key is free, or held by the
+  // caller alone and the request is a repeat it may make.
+  static bool try_fast_acquire(key_state& state, const lock_request& request,
+                               tag_type tag) noexcept {
+    std::uint64_t word = state.word.load(std::memory_order_relaxed);
+    for (;;) {
+      std::uint64_t desired;
+      if (word == 0) {
+        desired = tag | unit(request.shared);
+      } else if ((word & kSlow) == 0 && holder_of(word) == tag &&
+                 request.reentry_allowed &&
+                 count_of(word, request.shared) < kMostInWord) {
+        // A repeat, or an upgrade with no other holder to wait for.
+        desired = word + unit(request.shared);
+      } else {
+        return false;
+      }
+      if (update(state.word, word, desired, std::memory_order_acquire)) {
+        return true;
+      }
+    }
+  }
+
+  key_state& acquire_slow(const lock_request& request, tag_type tag) {
+    std::unique_lock<std::mutex> lock = lock_registry(mutex_);
+    key_state& state = find_or_add(request);
+    make_slow(state);
+
+    if (auto* mine = state.owners.find(tag)) {
+      if (!request.reentry_allowed) {
+        settle(state);
+        throw recursive_deadlock_error(
+            request.operation, request.key.path(), lock_level::thread,
+            request.shared,
+            "asked again by the thread that holds it, without reentrancy");
+      }
+      if (!request.shared && mine->exclusive == 0) {
+        upgrade(state, request, lock, tag);
+        state.writer = tag;
+      }
+      return grant(state, request, tag);
+    }
+
+    const bool granted =
+        request.shared
+            ? wait(lock, state, request, [&] { return state.writer == 0; })
+            : wait(lock, state, request, [&] { return state.owners.empty(); });
+    if (!granted) fail_would_block(state, request);
+    if (!request.shared) state.writer = tag;
+    return grant(state, request, tag);
+  }
+
+  // Counts the granted request; the caller has set the writer if it is one.
+  key_state& grant(key_state& state, const lock_request& request,
+                   tag_type tag) {
+    try {
+      state.owners.add(tag, request.shared);  // a second holder allocates
+    } catch (...) {
+      if (state.owners.find(tag) == nullptr && state.writer == tag) {
+        state.writer = 0;
+      }
+      abandon(state);
+      throw;
+    }
+    settle(state);
+    return state;
+  }
+
+  void release_slow(key_state& state, tag_type holder, bool shared) noexcept {
+    std::condition_variable* changed = nullptr;
+    {
+      const std::unique_lock<std::mutex> lock = lock_registry(mutex_);
+      // It may have turned fast again since the caller looked.
+      make_slow(state);
+      if (state.owners.remove(holder, shared) == 0 && !shared) {
+        state.writer = 0;
+      }
+      if (state.waiters != 0) changed = state.changed;
+      settle(state);
+    }
+    // Notified once the mutex is free, so that a woken waiter does not
+    // block on it straight away; conditions_ outlive every entry.
+    if (changed != nullptr) changed->notify_all();
+  }
+
+  // Returns the entry for the request's key, made if there is none. An
+  // entry found through another block with the same text either takes
+  // that block (when nobody else refers to its own) or has the calling
+  // thread's recent keys hand out its own block from now on, so that the
+  // thread's next lock of the key takes the fast path.
+  key_state& find_or_add(const lock_request& request) {
+    const key_view view(request.key);
+    auto found = keys_.find(view);
+    if (found == keys_.end()) {
+      if (keys_.size() >= sweep_at_) sweep();
+      found = keys_.try_emplace(view, request.key).first;
+      key_state& state = found->second;
+      state.changed = &conditions_[request.key.hash() % kConditions];
+      request.key.set_registry_entry(&state);
+      return state;
+    }
+    key_state& state = found->second;
+    if (!state.key.shares_block_with(request.key)) {
+      if (state.key.sole_copy()) {
+        // The node keeps its address; the view must point to the new text
+        // before the old one goes with the entry's old key.
+        map_type::node_type node = keys_.extract(found);
+        node.key() = view;
+        node.mapped().key = request.key;
+        request.key.set_registry_entry(&node.mapped());
+        keys_.insert(std::move(node));
+      } else {
+        lock_key::prefer_in_thread_cache(state.key);
+      }
+    }
+    return state;
+  }
+
+  // Erases the entries nobody holds and nobody can reach without the mutex
+  // (their key's last reference is their own).
+  void sweep() noexcept {
+    for (auto it = keys_.begin(); it != keys_.end();) {
+      // The key first: once its other references are gone, whatever their
+      // holders did to the word is visible.
+      if (it->second.key.sole_copy() &&
+          it->second.word.load(std::memory_order_relaxed) == 0) {
+        it = keys_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    sweep_at_ = std::max(kFirstSweep, 2 * keys_.size());
+  }
+
+  // Moves a fast entry's holder into the owner table and marks it slow, so
+  // that fast operations on it wait for the mutex.
+  static void make_slow(key_state& state) noexcept {
+    std::uint64_t word = state.word.load(std::memory_order_relaxed);
+    if ((word & kSlow) != 0) return;
+    if (process_single_threaded()) {
+      state.word.store(kSlow, std::memory_order_relaxed);
+    } else {
+      word = state.word.exchange(kSlow, std::memory_order_acq_rel);
+    }
+    if (word == 0) return;
+    // The table is empty in the fast mode: adding allocates nothing.
+    const tag_type holder = holder_of(word);
+    state.owners.add(holder, count_of(word, true), count_of(word, false));
+    if (count_of(word, false) != 0) state.writer = holder;
+  }
+
+  // Turns a slow entry fast again when nobody waits on it and at most one
+  // thread holds it.
+  static void settle(key_state& state) noexcept {
+    if (state.waiters != 0 || state.upgrade_pending) return;
+    std::uint64_t word = 0;
+    if (!state.owners.empty()) {
+      const auto* only = state.owners.only();
+      if (only == nullptr || only->shared > kMostInWord ||
+          only->exclusive > kMostInWord) {
+        return;
+      }
+      word = only->thread | only->shared * kShared |
+             only->exclusive * kExclusive;
+      state.owners.clear();
+      state.writer = 0;
+    }
+    state.word.store(word, std::memory_order_release);
+  }
+
   // A forked child is a new process and holds no locks, not even those of
-  // the thread that forked: the child's copies of guards are orphans whose
-  // release touches nothing. Their entries leave the map (node handles keep
-  // their addresses) so that the child locks its keys afresh. The mutex is
-  // held across fork() so that the child never inherits it locked by a
-  // thread that does not exist there.
+  // the thread that forked: every entry starts afresh there, and the
+  // child's copies of guards are orphans of an older generation whose
+  // release touches nothing. The mutex is held across fork() so that the
+  // child never inherits it locked by a thread that does not exist there.
   thread_registry() {
     ::pthread_atfork([] { instance().mutex_.lock(); },
                      [] { instance().mutex_.unlock(); },
@@ -174,7 +386,7 @@ class thread_registry {
   }
 
   void after_fork() noexcept {
-    while (idle_oldest_ != nullptr) evict_oldest();
+    ++generation_;
     // The condition variables are shared by keys, and a parent's thread may
     // have been waiting on one, which leaves the child's copy undefined
     // (POSIX). Fresh ones, without destroying the old (undefined with a
@@ -182,21 +394,13 @@ class thread_registry {
     for (std::condition_variable& condition : conditions_) {
       new (&condition) std::condition_variable;
     }
-    while (!keys_.empty()) {
-      map_type::node_type orphan = keys_.extract(keys_.begin());
-      orphan.mapped().orphaned = true;
-      orphans_.push_back(std::move(orphan));
-    }
-  }
-
-  void forget_orphan(key_state& state) noexcept {
-    if (--state.users != 0) return;
-    for (auto& orphan : orphans_) {
-      if (&orphan.mapped() == &state) {
-        orphan = std::move(orphans_.back());
-        orphans_.pop_back();
-        return;
-      }
+    for (auto& entry : keys_) {
+      key_state& state = entry.second;
+      state.word.store(0, std::memory_order_relaxed);
+      state.owners.clear();
+      state.writer = 0;
+      state.waiters = 0;
+      state.upgrade_pending = false;
     }
   }
 
@@ -215,13 +419,12 @@ class thread_registry {
   // Turns the calling thread's shared hold into shared + exclusive once it
   // is the only owner. Only one such upgrade may wait per key: a second
   // would wait for the first, which waits for it.
-  void upgrade(entry& node, const lock_request& request,
-               std::unique_lock<std::mutex>& lock) {
-    key_state& state = node.second;
+  void upgrade(key_state& state, const lock_request& request,
+               std::unique_lock<std::mutex>& lock, tag_type tag) {
     if (state.owners.threads() == 1) return;
-    if (!request.may_wait()) fail_would_block(node, request);
+    if (!request.may_wait()) fail_would_block(state, request);
     if (state.upgrade_pending) {
-      abandon(node);
+      settle(state);
       throw recursive_deadlock_error(
           request.operation, request.key.path(), lock_level::thread, false,
           "asked as an upgrade from shared while another thread holding it "
@@ -230,74 +433,35 @@ class thread_registry {
     state.upgrade_pending = true;
     // The caller's shared hold may be released meanwhile (by a guard moved
     // to another thread): then it must wait for no owner at all.
-    const std::thread::id self = std::this_thread::get_id();
     const bool granted = wait(lock, state, request, [&] {
       return state.owners.threads() ==
-             (state.owners.find(self) != nullptr ? 1u : 0u);
+             (state.owners.find(tag) != nullptr ? 1u : 0u);
     });
     state.upgrade_pending = false;
-    if (!granted) fail_would_block(node, request);
+    if (!granted) fail_would_block(state, request);
   }
 
-  [[noreturn]] void fail_would_block(entry& node,
+  [[noreturn]] void fail_would_block(key_state& state,
                                      const lock_request& request) {
-    abandon(node);
+    abandon(state);
     throw acquiring_thread_level_lock_would_block_error(
         request.operation, request.key.path(), request.shared,
         refusal_reason(request));
   }
 
-  // Drops one user of the key; the last one lays it to rest in the idle
-  // list. Notifies waiters, whose condition may have changed with the
-  // caller's hold or request.
-  void abandon(entry& node) noexcept {
-    key_state& state = node.second;
-    if (--state.users == 0) {
-      rest(node);
-    } else if (state.waiters != 0) {
-      state.changed->notify_all();
-    }
-  }
-
-  // Puts an entry nobody uses (and so in its initial state: no owner, no
-  // writer, no waiter) at the head of the idle list; erases the oldest idle
-  // entry beyond kIdleEntries.
-  void rest(entry& node) noexcept {
-    key_state& state = node.second;
-    state.idle = true;
-    state.newer = nullptr;
-    state.older = idle_newest_;
-    if (idle_newest_ != nullptr) idle_newest_->second.newer = &node;
-    idle_newest_ = &node;
-    if (idle_oldest_ == nullptr) idle_oldest_ = &node;
-    if (++idle_count_ > kIdleEntries) evict_oldest();
-  }
-
-  // Takes an idle entry out of the idle list: it is in use again.
-  void wake(entry& node) noexcept {
-    key_state& state = node.second;
-    (state.newer != nullptr ? state.newer->second.older : idle_newest_) =
-        state.older;
-    (state.older != nullptr ? state.older->second.newer : idle_oldest_) =
-        state.newer;
-    state.idle = false;
-    state.newer = state.older = nullptr;
-    --idle_count_;
-  }
-
-  void evict_oldest() noexcept {
-    entry& oldest = *idle_oldest_;
-    wake(oldest);
-    keys_.erase(keys_.find(oldest.first));
+  // Ends a request that is not granted. Notifies the waiters, whose
+  // condition may have changed with the request (an upgrade that no longer
+  // waits, say).
+  void abandon(key_state& state) noexcept {
+    if (state.waiters != 0) state.changed->notify_all();
+    settle(state);
   }
 
   mutable std::mutex mutex_;
   std::condition_variable conditions_[kConditions];
   map_type keys_;
-  entry* idle_newest_ = nullptr;
-  entry* idle_oldest_ = nullptr;
-  std::size_t idle_count_ = 0;
-  std::vector<map_type::node_type> orphans_;
+  std::size_t sweep_at_ = kFirstSweep;
+  std::uint32_t generation_ = 0;
 };
 
 }  // namespace dreadlocks::detail
