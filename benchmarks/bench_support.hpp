@@ -1,8 +1,8 @@
 // benchmarks/bench_support.hpp
 //
-// What the benchmark binaries share: a scratch directory for lock files and
+// What the benchmark binaries share: a scratch directory for lock files,
 // the raw system-call sequence that the process-level cases are measured
-// against.
+// against, and the switch to the multi-threaded regime.
 
 #ifndef DREADLOCKS_BENCHMARKS_BENCH_SUPPORT_HPP_
 #define DREADLOCKS_BENCHMARKS_BENCH_SUPPORT_HPP_
@@ -10,11 +10,20 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
+
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define DREADLOCKS_BENCH_HAS_SINGLE_THREADED_FLAG 1
+#endif
+#endif
 
 namespace dreadlocks_bench {
 
@@ -67,6 +76,23 @@ inline bool raw_ofd_cycle(const char* path, bool shared) noexcept {
   ok = ::fcntl(fd, F_OFD_SETLK, &request) == 0 && ok;
   ::close(fd);
   return ok;
+}
+
+// Starts a thread and joins it, so that the process is multi-threaded for
+// good: while a process has one thread, glibc (2.34+) skips the atomic
+// instructions in pthread_mutex_lock/unlock and the library its key
+// reference counts (__libc_single_threaded), and glibc never sets the flag
+// back after a join. A thread-level lock only matters in a multi-threaded
+// process, so that is the regime its users see. Aborts if the flag is
+// still set afterwards (the numbers would be the single-threaded ones).
+inline void leave_single_threaded_regime() {
+  std::thread([] {}).join();
+#if defined(DREADLOCKS_BENCH_HAS_SINGLE_THREADED_FLAG)
+  if (::__libc_single_threaded != 0) {
+    std::fputs("__libc_single_threaded still set after a thread ran\n", stderr);
+    std::abort();
+  }
+#endif
 }
 
 }  // namespace dreadlocks_bench

@@ -9,7 +9,10 @@ instructions() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$binary" "$1" "$2" 2>&1 |
     awk '/Collected :/ { print $4 }'
 }
-for case in guarded_map thread_level thread_level_shared process_level path_lock raw_ofd path_lock_nested thread_level_nested; do
+# The *_threaded cases in a process that has had a second thread (see
+# profile_cycles.cpp).
+for case in guarded_map thread_level thread_level_shared process_level path_lock raw_ofd \
+  path_lock_nested thread_level_nested guarded_map_threaded thread_level_threaded; do
   base=$(instructions "$case" 0)
   total=$(instructions "$case" "$count")
   printf '%-22s %8d instructions per cycle\n' "$case" $(((total - base) / count))

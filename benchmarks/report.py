@@ -24,6 +24,17 @@ PAIRS = [
     ("BM_thread_level_path_lock/shared:1", "BM_baseline_guarded_map/shared:1", "time", 1.5),
     ("BM_thread_level_path_lock/shared:0", "BM_baseline_shared_mutex/shared:0", "time", None),
     ("BM_thread_level_path_lock/shared:1", "BM_baseline_shared_mutex/shared:1", "time", None),
+    # The same in a process that has had a second thread, as every user of
+    # a thread-level lock has (uncontended_threaded_benchmark): glibc and the
+    # library skip atomic instructions only while a process has one thread.
+    ("BM_thread_level_path_lock_threaded/shared:0",
+     "BM_baseline_guarded_map_threaded/shared:0", "time", 1.5),
+    ("BM_thread_level_path_lock_threaded/shared:1",
+     "BM_baseline_guarded_map_threaded/shared:1", "time", 1.5),
+    ("BM_thread_level_path_lock_threaded/shared:0",
+     "BM_baseline_shared_mutex_threaded/shared:0", "time", None),
+    ("BM_thread_level_path_lock_threaded/shared:1",
+     "BM_baseline_shared_mutex_threaded/shared:1", "time", None),
     ("BM_process_level_path_lock/shared:0", "BM_baseline_raw_ofd/shared:0", "time", 1.10),
     ("BM_process_level_path_lock/shared:1", "BM_baseline_raw_ofd/shared:1", "time", 1.10),
     ("BM_path_lock/shared:0", "BM_baseline_raw_ofd/shared:0", "time", 1.15),
@@ -36,6 +47,11 @@ PAIRS = [
      "BM_thread_level_path_lock_nested/outer_shared:0/inner_shared:1", "time", 1.5),
     ("BM_path_lock_nested/outer_shared:1/inner_shared:1",
      "BM_thread_level_path_lock_nested/outer_shared:1/inner_shared:1", "time", 1.5),
+] + [
+    ("BM_path_lock_nested_threaded/%s" % args,
+     "BM_thread_level_path_lock_nested_threaded/%s" % args, "time", 1.5)
+    for args in ("outer_shared:0/inner_shared:0", "outer_shared:0/inner_shared:1",
+                 "outer_shared:1/inner_shared:1")
 ] + [
     ("BM_thread_level_path_lock_handoff/real_time/threads:%d" % n,
      "BM_baseline_shared_mutex_handoff/real_time/threads:%d" % n, "rate", 0.8)

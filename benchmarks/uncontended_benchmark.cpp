@@ -5,6 +5,17 @@
 // baseline it is judged against (report.py pairs them).
 //
 //   tools/bazel run -c opt //benchmarks:uncontended_benchmark
+//   tools/bazel run -c opt //benchmarks:uncontended_threaded_benchmark
+//
+// The process runs the benchmarks on one thread only, and while a process
+// has one thread glibc skips the atomic instructions in pthread mutexes and
+// the library those of its key reference counts (see
+// dreadlocks_bench::leave_single_threaded_regime). That is the right regime
+// for the process-level cases, but a thread-level lock is only of use in a
+// multi-threaded process. So the same file, built with
+// DREADLOCKS_BENCH_THREADED=1 (uncontended_threaded_benchmark), first starts
+// and joins a thread, then registers only the cases whose numbers that
+// changes, named with the suffix "_threaded".
 
 #include <benchmark/benchmark.h>
 
@@ -14,6 +25,10 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+
+#ifndef DREADLOCKS_BENCH_THREADED
+#define DREADLOCKS_BENCH_THREADED 0
+#endif
 
 #include "benchmarks/bench_support.hpp"
 #include "dreadlocks/dreadlocks.hpp"
@@ -88,6 +103,10 @@ void BM_baseline_shared_mutex(benchmark::State& state) {
 }
 
 // --- process level, uncontended --------------------------------------------
+// Single-threaded build only: their file locks and system calls are the same
+// in both regimes, and a process-level lock is of use in a single-threaded
+// process.
+#if !DREADLOCKS_BENCH_THREADED
 
 void BM_process_level_path_lock(benchmark::State& state) {
   uncontended<dreadlocks::process_level_path_lock>(state, "process.lock");
@@ -123,6 +142,8 @@ void BM_baseline_boost_file_lock(benchmark::State& state) {
   }
 }
 
+#endif  // !DREADLOCKS_BENCH_THREADED
+
 // --- nested reentrant, inside a held lock ----------------------------------
 // range(0): the outer mode, range(1): the inner mode (1 = shared).
 
@@ -146,26 +167,61 @@ void BM_thread_level_path_lock_nested(benchmark::State& state) {
   nested<dreadlocks::thread_level_path_lock>(state, "nested.lock");
 }
 
+// Registers `fn` under `name`, with the suffix "_threaded" in the threaded
+// build, and returns it for its arguments, as BENCHMARK does.
+benchmark::internal::Benchmark* register_case(const char* name,
+                                              void (*fn)(benchmark::State&)) {
+  const std::string suffix = DREADLOCKS_BENCH_THREADED ? "_threaded" : "";
+  return benchmark::RegisterBenchmark((name + suffix).c_str(), fn);
+}
+
+#if DREADLOCKS_BENCH_THREADED
+// Before main() and so before any benchmark runs (static initialization).
+[[maybe_unused]] const bool multi_threaded = [] {
+  dreadlocks_bench::leave_single_threaded_regime();
+  return true;
+}();
+#endif
+
 }  // namespace
 
-// Arg: 0 exclusive, 1 shared.
-BENCHMARK(BM_thread_level_path_lock)->ArgName("shared")->Arg(0)->Arg(1);
-BENCHMARK(BM_baseline_guarded_map)->ArgName("shared")->Arg(0)->Arg(1);
-BENCHMARK(BM_baseline_shared_mutex)->ArgName("shared")->Arg(0)->Arg(1);
+// BENCHMARK(fn), for the cases of both builds: those whose work a second
+// thread in the process changes (thread-level locks, pthread mutexes; the
+// nested cases too: a reentrant acquisition inside a held path_lock is
+// thread-level bookkeeping, without system calls).
+#define THREAD_LEVEL_BENCHMARK(fn)                                          \
+  static benchmark::internal::Benchmark* const fn##_case [[maybe_unused]] = \
+      register_case(#fn, fn)
 
+// Arg: 0 exclusive, 1 shared.
+THREAD_LEVEL_BENCHMARK(BM_thread_level_path_lock)
+    ->ArgName("shared")
+    ->Arg(0)
+    ->Arg(1);
+THREAD_LEVEL_BENCHMARK(BM_baseline_guarded_map)
+    ->ArgName("shared")
+    ->Arg(0)
+    ->Arg(1);
+THREAD_LEVEL_BENCHMARK(BM_baseline_shared_mutex)
+    ->ArgName("shared")
+    ->Arg(0)
+    ->Arg(1);
+
+#if !DREADLOCKS_BENCH_THREADED
 BENCHMARK(BM_process_level_path_lock)->ArgName("shared")->Arg(0)->Arg(1);
 BENCHMARK(BM_path_lock)->ArgName("shared")->Arg(0)->Arg(1);
 BENCHMARK(BM_baseline_raw_ofd)->ArgName("shared")->Arg(0)->Arg(1);
 BENCHMARK(BM_baseline_boost_file_lock)->ArgName("shared")->Arg(0)->Arg(1);
+#endif
 
 // {outer shared, inner shared}: exclusive in exclusive, shared in exclusive,
 // shared in shared.
-BENCHMARK(BM_path_lock_nested)
+THREAD_LEVEL_BENCHMARK(BM_path_lock_nested)
     ->ArgNames({"outer_shared", "inner_shared"})
     ->Args({0, 0})
     ->Args({0, 1})
     ->Args({1, 1});
-BENCHMARK(BM_thread_level_path_lock_nested)
+THREAD_LEVEL_BENCHMARK(BM_thread_level_path_lock_nested)
     ->ArgNames({"outer_shared", "inner_shared"})
     ->Args({0, 0})
     ->Args({0, 1})
