@@ -26,6 +26,7 @@
 namespace dreadlocks {
 
 namespace detail {
+class process_registry;
 class thread_registry;
 }  // namespace detail
 
@@ -116,21 +117,24 @@ class lock_key {
   }
 
  private:
+  friend class detail::process_registry;
   friend class detail::thread_registry;
 
-  // The thread registry keeps, in the block of the key its entry for this
-  // text holds, a pointer to that entry, so that locking through the same
-  // block (the calling thread's recent keys hand it out again) finds the
-  // entry without the registry's mutex or hash table. The registry sets it
-  // under its mutex and erases the entry only when the entry's copy is the
-  // last reference to the block, so a key that reads the pointer keeps the
-  // entry alive while it does (see detail/thread_registry.hpp).
-  void* registry_entry() const noexcept {
-    return block_ != nullptr ? block_->registry_entry.load(std::memory_order_acquire)
-                             : nullptr;
+  // Each registry keeps, in the block of a key its entry for this text
+  // holds, a pointer to that entry, so that locking through the same block
+  // (the calling thread's recent keys hand it out again) can find the entry
+  // without the registry's mutex or hash table. The registry sets and
+  // clears it under its mutex and keeps the entry alive for as long as a
+  // key could read the pointer (see detail/thread_registry.hpp and
+  // detail/process_registry.hpp).
+  enum registry_slot : unsigned { thread_slot = 0, process_slot = 1 };
+  void* registry_entry(registry_slot slot) const noexcept {
+    return block_ != nullptr
+               ? block_->registry_entries[slot].load(std::memory_order_acquire)
+               : nullptr;
   }
-  void set_registry_entry(void* entry) const noexcept {
-    block_->registry_entry.store(entry, std::memory_order_release);
+  void set_registry_entry(registry_slot slot, void* entry) const noexcept {
+    block_->registry_entries[slot].store(entry, std::memory_order_release);
   }
 
   // Returns true when no copy of this key but this one exists.
@@ -198,7 +202,7 @@ class lock_key {
     }
 
     // See lock_key::registry_entry().
-    std::atomic<void*> registry_entry{nullptr};
+    std::atomic<void*> registry_entries[2] = {nullptr, nullptr};
 
     // Builds the std::filesystem::path once; threads racing to build it
     // keep the first one published.

@@ -36,13 +36,13 @@
 #ifndef DREADLOCKS_PROCESS_POLICIES_HPP_
 #define DREADLOCKS_PROCESS_POLICIES_HPP_
 
-#include <thread>
 #include <type_traits>
 #include <utility>
 
 #include "dreadlocks/detail/detect.hpp"
 #include "dreadlocks/detail/posix_file.hpp"
 #include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/lock_request.hpp"
 
 namespace dreadlocks {
@@ -58,13 +58,15 @@ struct posix_process_lock {
 
   struct hold {
     process_registry::file_state* file = nullptr;
-    std::thread::id owner;
+    thread_tag owner = 0;
     bool shared = false;
   };
 
   static hold acquire(const lock_request& request) {
-    auto& file = process_registry::instance().acquire(request, Kind, true);
-    return hold{&file, std::this_thread::get_id(), request.shared};
+    const thread_tag self = this_thread_tag();
+    auto& file =
+        process_registry::instance().acquire(request, Kind, true, self);
+    return hold{&file, self, request.shared};
   }
 
   static void release(hold& held) noexcept {

@@ -54,7 +54,7 @@ struct shareable_thread_lock {
 
   static hold acquire(const lock_request& request) {
     auto& registry = detail::thread_registry::instance();
-    const auto tag = detail::thread_registry::my_tag();
+    const auto tag = detail::this_thread_tag();
     auto& entry = registry.acquire(request, tag);
     return hold{&entry, tag, registry.generation(), request.shared};
   }

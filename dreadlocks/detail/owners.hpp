@@ -1,8 +1,7 @@
 // dreadlocks/detail/owners.hpp
 //
-// Per-thread hold counts of one key or file, kept by both registries (the
-// process registry names threads by std::thread::id, the thread registry by
-// its own small thread tags). A key is rarely held by more than a few
+// Per-thread hold counts of one key or file, kept by both registries in the
+// slow mode (threads named by their thread_tag). A key is rarely held by more than a few
 // threads at once, so the first holder is kept inline and the others in a
 // flat vector searched linearly.
 
@@ -13,27 +12,24 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <thread>
 #include <vector>
+
+#include "dreadlocks/detail/thread_tag.hpp"
 
 namespace dreadlocks::detail {
 
 // What one thread holds of one key or file. 32-bit counts: each hold is a
 // live guard, and four billion of them would not fit in memory anyway.
-template <class Id>
-struct basic_owner {
-  Id thread{};
+struct owner {
+  thread_tag thread = 0;
   std::uint32_t shared = 0;
   std::uint32_t exclusive = 0;
 };
 
-template <class Id>
-class basic_owner_table {
+class owner_table {
  public:
-  using owner = basic_owner<Id>;
-
   // Returns the named thread's counts, or nullptr if it holds nothing.
-  owner* find(Id thread) noexcept {
+  owner* find(thread_tag thread) noexcept {
     if (first_.thread == thread) return &first_;
     if (others_ == nullptr) return nullptr;
     // A plain loop: the table has one or two entries, and std::find_if's
@@ -46,14 +42,14 @@ class basic_owner_table {
 
   // Counts one more hold of `thread` in the given mode. Allocates (and so
   // may throw) only for a second thread holding at once.
-  void add(Id thread, bool shared) {
+  void add(thread_tag thread, bool shared) {
     owner& mine = slot(thread);
     ++(shared ? mine.shared : mine.exclusive);
   }
 
   // Counts `shared` and `exclusive` more holds of `thread` at once. Does
   // not allocate (and so does not throw) while the table is empty.
-  void add(Id thread, std::uint32_t shared, std::uint32_t exclusive) {
+  void add(thread_tag thread, std::uint32_t shared, std::uint32_t exclusive) {
     owner& mine = slot(thread);
     mine.shared += shared;
     mine.exclusive += exclusive;
@@ -62,7 +58,7 @@ class basic_owner_table {
 
   // Counts one hold of `thread` less; forgets the thread at zero. Returns
   // the thread's remaining exclusive count.
-  std::uint32_t remove(Id thread, bool shared) noexcept {
+  std::uint32_t remove(thread_tag thread, bool shared) noexcept {
     owner* mine = find(thread);
     assert(mine != nullptr && "dreadlocks: release without a hold");
     --(shared ? mine->shared : mine->exclusive);
@@ -85,7 +81,7 @@ class basic_owner_table {
     return 1 + (others_ != nullptr ? others_->size() : 0);
   }
 
-  bool empty() const noexcept { return first_.thread == Id(); }
+  bool empty() const noexcept { return first_.thread == 0; }
 
   // Returns the only holder's counts, or nullptr unless exactly one thread
   // holds anything.
@@ -102,7 +98,7 @@ class basic_owner_table {
  private:
   // Returns the named thread's counts, adding it with none if it holds
   // nothing. Allocates (and so may throw) only for a second thread.
-  owner& slot(Id thread) {
+  owner& slot(thread_tag thread) {
     if (owner* mine = find(thread)) return *mine;
     if (empty()) {
       first_.thread = thread;
@@ -119,8 +115,6 @@ class basic_owner_table {
   owner first_;
   std::unique_ptr<std::vector<owner>> others_;
 };
-
-using owner_table = basic_owner_table<std::thread::id>;
 
 }  // namespace dreadlocks::detail
 

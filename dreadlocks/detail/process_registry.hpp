@@ -23,6 +23,20 @@
 // most recent), its state and the spelling that opened it, so that opening
 // it again through that spelling allocates nothing and skips the spelling
 // index; what it does on the file system is what a new spelling gets.
+//
+// A nested acquisition or release that changes nothing the kernel holds
+// takes a fast mode (detail/hold_word.hpp): while one thread alone holds a
+// file, its holds are in the file's atomic word, and a repeat of a mode it
+// holds, or a release that leaves the OS lock as it is, is one
+// compare-and-swap. It finds the file through the key's block, which the
+// opening spelling's key points to the file from (lock_key::
+// registry_entry()). A file state whose pointer a key may still read is
+// never freed, only reused as a spare: a thread that reads the pointer late
+// finds a valid word that does not name it (it holds nothing there), and
+// takes the mutex. Anything else (the first hold, a mode the kernel must
+// change, a second thread, a waiter) is done under the mutex, which first
+// moves the word's holds into the owner table; it hands them back to the
+// word when one thread alone holds the file and nothing is in flight.
 
 #ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
@@ -45,9 +59,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
 #include "dreadlocks/detail/posix_file.hpp"
+#include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/detail/wait.hpp"
 #include "dreadlocks/errors.hpp"
 #include "dreadlocks/lock_request.hpp"
@@ -57,6 +73,10 @@ namespace dreadlocks::detail {
 class process_registry {
  public:
   struct file_state {
+    // One thread's holds in the fast mode, or hold_word::kSlow. In the fast
+    // mode the holds are not in the counts, the owners nor `users` below,
+    // except that the word counts as one user (so the file stays open).
+    std::atomic<std::uint64_t> word{hold_word::kSlow};
     file_id id;
     native_file file;
     std::uint32_t shared_holds = 0;
@@ -108,10 +128,13 @@ class process_registry {
   // or acquiring_process_level_lock_would_block_error, and then leaves no
   // hold, descriptor or entry behind.
   file_state& acquire(const lock_request& request, lock_kind kind,
-                      bool stat_before_open) {
+                      bool stat_before_open, thread_tag self) {
+    if (void* hint = request.key.registry_entry(lock_key::process_slot)) {
+      auto& file = *static_cast<file_state*>(hint);
+      if (try_fast_repeat(file, request, self)) return file;
+    }
     std::unique_lock<std::mutex> lock(mutex_);
     file_state& file = locate(request, kind, stat_before_open);
-    const std::thread::id self = std::this_thread::get_id();
     if (!request.reentry_allowed && file.owners.find(self) != nullptr) {
       abandon(file);
       throw recursive_deadlock_error(
@@ -197,8 +220,19 @@ class process_registry {
         settle(file, request, result);
       }
     }
-    file.owners.add(self, request.shared);
+    try {
+      file.owners.add(self, request.shared);  // a second thread allocates
+    } catch (...) {
+      abandon(file);
+      throw;
+    }
     ++(request.shared ? file.shared_holds : file.exclusive_holds);
+    const lock_key& opener = file.spellings.front();
+    if (opener.shares_block_with(request.key) &&
+        opener.registry_entry(lock_key::process_slot) != &file) {
+      opener.set_registry_entry(lock_key::process_slot, &file);
+    }
+    make_fast(file);
     return file;
   }
 
@@ -208,8 +242,59 @@ class process_registry {
   // or downgrades the OS lock when no hold needs it any more, and closes the
   // descriptor with the last hold. Never waits for another process; never
   // throws.
-  void release(file_state& file, std::thread::id holder, bool shared) noexcept {
+  void release(file_state& file, thread_tag holder, bool shared) noexcept {
+    std::uint64_t word = file.word.load(std::memory_order_relaxed);
+    for (;;) {
+      if (word == hold_word::kSlow) return release_slow(file, holder, shared);
+      // The last hold of the mode that sets the OS lock changes it.
+      const bool changes_os =
+          shared ? hold_word::count(word, false) == 0 &&
+                       hold_word::count(word, true) == 1
+                 : hold_word::count(word, false) == 1;
+      if (changes_os) return release_slow(file, holder, shared);
+      if (hold_word::update(file.word, word, word - hold_word::unit(shared),
+                            std::memory_order_release)) {
+        return;
+      }
+    }
+  }
+
+  // open_files()
+  //
+  // Returns the number of lock files this process holds open; 0 when no
+  // process-level lock is held or asked for.
+  std::size_t open_files() const {
     std::lock_guard<std::mutex> lock(mutex_);
+    return files_.size() + (unidentified_ != nullptr ? 1 : 0);
+  }
+
+ private:
+  // Grants a repeat of a mode the calling thread holds, alone, in the fast
+  // mode; nothing the kernel holds changes.
+  static bool try_fast_repeat(file_state& file, const lock_request& request,
+                              thread_tag self) noexcept {
+    if (!request.reentry_allowed) return false;
+    std::uint64_t word = file.word.load(std::memory_order_relaxed);
+    for (;;) {
+      if (word == hold_word::kSlow || hold_word::holder(word) != self) {
+        return false;
+      }
+      // Shared is covered by any hold; exclusive only by exclusive.
+      if (!request.shared && hold_word::count(word, false) == 0) return false;
+      if (hold_word::count(word, request.shared) >= hold_word::kMost) {
+        return false;
+      }
+      if (hold_word::update(file.word, word,
+                            word + hold_word::unit(request.shared),
+                            std::memory_order_acquire)) {
+        return true;
+      }
+    }
+  }
+
+  void release_slow(file_state& file, thread_tag holder, bool shared) noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    make_slow(file);
     file.owners.remove(holder, shared);
     --(shared ? file.shared_holds : file.exclusive_holds);
     if (file.orphaned) {
@@ -228,16 +313,6 @@ class process_registry {
     abandon(file);
   }
 
-  // open_files()
-  //
-  // Returns the number of lock files this process holds open; 0 when no
-  // process-level lock is held or asked for.
-  std::size_t open_files() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return files_.size() + (unidentified_ != nullptr ? 1 : 0);
-  }
-
- private:
   // A forked child is a new process and holds no locks: classic locks are
   // not inherited, and an inherited OFD descriptor would make the child
   // share the parent's lock. So the child closes its copies of the
@@ -266,6 +341,9 @@ class process_registry {
       new (&condition) std::condition_variable;
     }
     const auto orphan = [&](std::unique_ptr<file_state>& file) {
+      // The child is single-threaded here: nobody reads the pointer.
+      make_slow(*file);
+      unhint(*file);
       close_file(file->file);
       for (native_file raced : file->raced) close_file(raced);
       file->file = invalid_file;
@@ -292,8 +370,41 @@ class process_registry {
     }
   }
 
-  // Finds or opens the file a request names and counts the request as one
-  // of its users.
+  // Moves the word's holds into the counts, the owner table and `users`,
+  // and marks the word slow, so that fast operations wait for the mutex.
+  static void make_slow(file_state& file) noexcept {
+    const std::uint64_t word = hold_word::take(file.word);
+    if (word == hold_word::kSlow) return;
+    const std::uint32_t shared = hold_word::count(word, true);
+    const std::uint32_t exclusive = hold_word::count(word, false);
+    // The table is empty in the fast mode: adding allocates nothing.
+    file.owners.add(hold_word::holder(word), shared, exclusive);
+    file.shared_holds += shared;
+    file.exclusive_holds += exclusive;
+    file.users += shared + exclusive - 1;  // the word counted as one
+  }
+
+  // Hands the holds back to the word when one thread alone holds the file
+  // and no request is in flight or waiting.
+  static void make_fast(file_state& file) noexcept {
+    if (file.waiters != 0 || file.in_transition || file.orphaned) return;
+    const auto* only = file.owners.only();
+    if (only == nullptr ||
+        file.users != file.shared_holds + file.exclusive_holds ||
+        only->shared > hold_word::kMost || only->exclusive > hold_word::kMost) {
+      return;
+    }
+    file.users -= only->shared + only->exclusive - 1;
+    file.shared_holds = 0;
+    file.exclusive_holds = 0;
+    const std::uint64_t word =
+        hold_word::make(only->thread, only->shared, only->exclusive);
+    file.owners.clear();
+    file.word.store(word, std::memory_order_release);
+  }
+
+  // Finds or opens the file a request names, counts the request as one of
+  // its users and takes the file out of the fast mode.
   file_state& locate(const lock_request& request, lock_kind kind,
                      bool stat_before_open) {
     const lock_key& spelling = request.key;
@@ -304,6 +415,7 @@ class process_registry {
         known != spellings_.end()) {
       file_state& file = *known->second;
       if (!file.idle) {
+        make_slow(file);
         ++file.users;
         return file;
       }
@@ -414,6 +526,7 @@ class process_registry {
   }
 
   file_state& adopt_spelling(file_state& file, const lock_key& spelling) {
+    make_slow(file);
     ++file.users;
     try {
       file.spellings.reserve(file.spellings.size() + 1);
@@ -513,6 +626,7 @@ class process_registry {
   void abandon(file_state& file) noexcept {
     if (--file.users != 0) {
       if (file.waiters != 0) file.changed->notify_all();
+      make_fast(file);
       return;
     }
     if (file.os != os_mode::none) {
@@ -577,11 +691,30 @@ class process_registry {
   // Forgets an idle file state and its spelling; keeps both as spares.
   void forget_idle(file_state& file) noexcept {
     std::unique_ptr<file_state> owned = wake(file);
+    const bool reachable = unhint(file);
     for (const lock_key& spelling : file.spellings) drop_spelling(spelling);
     file.spellings.clear();
-    if (spare_files_.size() < kSpares) {
+    if (reachable) {
+      // Never freed: a key that read the pointer before it was cleared may
+      // still look at the word (see the file comment).
+      try {
+        spare_files_.push_back(std::move(owned));
+      } catch (...) {
+        owned.release();
+      }
+    } else if (spare_files_.size() < kSpares) {
       spare_files_.push_back(std::move(owned));  // reserved
     }
+  }
+
+  // Clears the opening spelling's pointer to `file`. Returns true if some
+  // key other than the file's own copy could have read it.
+  static bool unhint(file_state& file) noexcept {
+    if (file.spellings.empty()) return false;
+    const lock_key& opener = file.spellings.front();
+    if (opener.registry_entry(lock_key::process_slot) != &file) return false;
+    opener.set_registry_entry(lock_key::process_slot, nullptr);
+    return !opener.sole_copy();
   }
 
   void drop_spelling(const lock_key& spelling) noexcept {

@@ -39,9 +39,10 @@
 #include <new>
 #include <unordered_map>
 
+#include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
-#include "dreadlocks/detail/single_thread.hpp"
+#include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/detail/wait.hpp"
 #include "dreadlocks/errors.hpp"
 #include "dreadlocks/lock_request.hpp"
@@ -50,13 +51,7 @@ namespace dreadlocks::detail {
 
 class thread_registry {
  public:
-  // Names a thread for the registry, small enough to fit in the word beside
-  // the counts: 1, 2, ... in the order threads first lock, never reused
-  // (pthread ids are, as soon as a thread is joined: a guard moved out of a
-  // thread that ended would then count as held by a new thread). After 2^32
-  // threads the numbering starts again, and only a hold kept that long by a
-  // guard whose thread ended could be taken for a new thread's.
-  using tag_type = std::uint32_t;
+  using tag_type = thread_tag;
 
   struct key_state {
     explicit key_state(const lock_key& owned) : key(owned) {}
@@ -66,7 +61,7 @@ class thread_registry {
     // Owns the text the entry's key_view points to; its block points here.
     lock_key key;
     // The slow mode's state, under the mutex.
-    basic_owner_table<tag_type> owners;
+    owner_table owners;
     tag_type writer = 0;  // the thread holding exclusive, or 0
     std::uint32_t waiters = 0;
     bool upgrade_pending = false;  // a shared owner waits to be the only one
@@ -83,20 +78,6 @@ class thread_registry {
     return *registry;
   }
 
-  // my_tag()
-  //
-  // Returns the calling thread's tag, given on its first call.
-  static tag_type my_tag() noexcept {
-    thread_local tag_type tag = 0;  // trivial: usable to the thread's end
-    if (tag == 0) {
-      static std::atomic<tag_type> last{0};
-      do {
-        tag = last.fetch_add(1, std::memory_order_relaxed) + 1;
-      } while (tag == 0);
-    }
-    return tag;
-  }
-
   // generation()
   //
   // Returns how many fork()s lie between the first process and this one; a
@@ -111,7 +92,7 @@ class thread_registry {
   // acquiring_thread_level_lock_would_block_error (and std::bad_alloc) and
   // then leaves no trace.
   key_state& acquire(const lock_request& request, tag_type tag) {
-    if (void* hint = request.key.registry_entry()) {
+    if (void* hint = request.key.registry_entry(lock_key::thread_slot)) {
       auto& state = *static_cast<key_state*>(hint);
       if (try_fast_acquire(state, request, tag)) return state;
     }
@@ -128,10 +109,15 @@ class thread_registry {
     if (generation != generation_) return;  // an orphan: see after_fork()
     std::uint64_t word = state.word.load(std::memory_order_relaxed);
     for (;;) {
-      if ((word & kSlow) != 0) return release_slow(state, holder, shared);
-      std::uint64_t left = word - unit(shared);
-      if ((left & kCounts) == 0) left = 0;  // nobody holds it any more
-      if (update(state.word, word, left, std::memory_order_release)) return;
+      if ((word & hold_word::kSlow) != 0) {
+        return release_slow(state, holder, shared);
+      }
+      std::uint64_t left = word - hold_word::unit(shared);
+      if ((left & hold_word::kCounts) == 0) left = 0;  // nobody holds it now
+      if (hold_word::update(state.word, word, left,
+                            std::memory_order_release)) {
+        return;
+      }
     }
   }
 
@@ -167,40 +153,6 @@ class thread_registry {
  private:
   using map_type = std::unordered_map<key_view, key_state, key_view_hash>;
 
-  // The word: the holder's tag in bits 0-31, its shared count in 32-47,
-  // its exclusive count in 48-62; or kSlow alone. 0: nobody holds the key.
-  static constexpr std::uint64_t kShared = std::uint64_t{1} << 32;
-  static constexpr std::uint64_t kExclusive = std::uint64_t{1} << 48;
-  static constexpr std::uint64_t kSlow = std::uint64_t{1} << 63;
-  static constexpr std::uint64_t kCounts = kSlow - kShared;
-  // The most holds of one mode the word counts; more take the slow mode.
-  static constexpr std::uint32_t kMostInWord = 0x7fff;
-
-  static constexpr std::uint64_t unit(bool shared) noexcept {
-    return shared ? kShared : kExclusive;
-  }
-  static constexpr tag_type holder_of(std::uint64_t word) noexcept {
-    return static_cast<tag_type>(word);
-  }
-  static constexpr std::uint32_t count_of(std::uint64_t word,
-                                          bool shared) noexcept {
-    return static_cast<std::uint32_t>(shared ? (word >> 32) & 0xffff
-                                             : (word >> 48) & 0x7fff);
-  }
-
-  // Replaces `word` (as last read into `seen`) with `desired`; on failure
-  // `seen` is the word now. While the process has one thread nobody else
-  // can change the word, and a plain store does.
-  static bool update(std::atomic<std::uint64_t>& word, std::uint64_t& seen,
-                     std::uint64_t desired, std::memory_order order) noexcept {
-    if (process_single_threaded()) {
-      word.store(desired, std::memory_order_relaxed);
-      return true;
-    }
-    return word.compare_exchange_weak(seen, desired, order,
-                                      std::memory_order_relaxed);
-  }
-
   // Grants `request` in the fast mode if the key is free, or held by the
   // caller alone and the request is a repeat it may make.
   static bool try_fast_acquire(key_state& state, const lock_request& request,
@@ -209,16 +161,17 @@ class thread_registry {
     for (;;) {
       std::uint64_t desired;
       if (word == 0) {
-        desired = tag | unit(request.shared);
-      } else if ((word & kSlow) == 0 && holder_of(word) == tag &&
-                 request.reentry_allowed &&
-                 count_of(word, request.shared) < kMostInWord) {
+        desired = tag | hold_word::unit(request.shared);
+      } else if ((word & hold_word::kSlow) == 0 &&
+                 hold_word::holder(word) == tag && request.reentry_allowed &&
+                 hold_word::count(word, request.shared) < hold_word::kMost) {
         // A repeat, or an upgrade with no other holder to wait for.
-        desired = word + unit(request.shared);
+        desired = word + hold_word::unit(request.shared);
       } else {
         return false;
       }
-      if (update(state.word, word, desired, std::memory_order_acquire)) {
+      if (hold_word::update(state.word, word, desired,
+                            std::memory_order_acquire)) {
         return true;
       }
     }
@@ -299,7 +252,7 @@ class thread_registry {
       found = keys_.try_emplace(view, request.key).first;
       key_state& state = found->second;
       state.changed = &conditions_[request.key.hash() % kConditions];
-      request.key.set_registry_entry(&state);
+      request.key.set_registry_entry(lock_key::thread_slot, &state);
       return state;
     }
     key_state& state = found->second;
@@ -310,7 +263,7 @@ class thread_registry {
         map_type::node_type node = keys_.extract(found);
         node.key() = view;
         node.mapped().key = request.key;
-        request.key.set_registry_entry(&node.mapped());
+        request.key.set_registry_entry(lock_key::thread_slot, &node.mapped());
         keys_.insert(std::move(node));
       } else {
         lock_key::prefer_in_thread_cache(state.key);
@@ -338,18 +291,13 @@ class thread_registry {
   // Moves a fast entry's holder into the owner table and marks it slow, so
   // that fast operations on it wait for the mutex.
   static void make_slow(key_state& state) noexcept {
-    std::uint64_t word = state.word.load(std::memory_order_relaxed);
-    if ((word & kSlow) != 0) return;
-    if (process_single_threaded()) {
-      state.word.store(kSlow, std::memory_order_relaxed);
-    } else {
-      word = state.word.exchange(kSlow, std::memory_order_acq_rel);
-    }
-    if (word == 0) return;
+    const std::uint64_t word = hold_word::take(state.word);
+    if (word == hold_word::kSlow || word == 0) return;
     // The table is empty in the fast mode: adding allocates nothing.
-    const tag_type holder = holder_of(word);
-    state.owners.add(holder, count_of(word, true), count_of(word, false));
-    if (count_of(word, false) != 0) state.writer = holder;
+    const thread_tag holder = hold_word::holder(word);
+    state.owners.add(holder, hold_word::count(word, true),
+                     hold_word::count(word, false));
+    if (hold_word::count(word, false) != 0) state.writer = holder;
   }
 
   // Turns a slow entry fast again when nobody waits on it and at most one
@@ -359,12 +307,11 @@ class thread_registry {
     std::uint64_t word = 0;
     if (!state.owners.empty()) {
       const auto* only = state.owners.only();
-      if (only == nullptr || only->shared > kMostInWord ||
-          only->exclusive > kMostInWord) {
+      if (only == nullptr || only->shared > hold_word::kMost ||
+          only->exclusive > hold_word::kMost) {
         return;
       }
-      word = only->thread | only->shared * kShared |
-             only->exclusive * kExclusive;
+      word = hold_word::make(only->thread, only->shared, only->exclusive);
       state.owners.clear();
       state.writer = 0;
     }

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/process/process_test_common.hpp"
 
@@ -171,6 +172,66 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
     // The failures left the holds intact.
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
     BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+  }
+  check_all_released(other, fds);
+}
+
+// A process-level guard taken by a thread that has ended (moved out of
+// it first) is nobody else's: a thread started later asks without
+// reentrancy and is granted (the threads of a process share the process
+// level), not refused as a repeat, and the release of the old guard still
+// leaves the new thread's hold in place. pthread ids, reused as soon as a
+// thread is joined, would take the new thread for the guard's.
+BOOST_AUTO_TEST_CASE_TEMPLATE(guard_outliving_its_thread_is_nobody_elses, P,
+                              dlt::process_policies) {
+  dlt::alarm_watchdog dog("guard_outliving_its_thread_is_nobody_elses", 20s);
+  using process_only = dlt::process_level_lock<P>;
+  const auto file = dlt::fresh_path("outlived");
+  dlt::prober<process_only> other(file);
+  const std::size_t fds = dlt::open_descriptor_count();
+  for (const bool shared : {false, true}) {
+    std::optional<process_only> kept;
+    std::thread([&] { kept.emplace(file, dlt::mode(shared)); }).join();
+    BOOST_TEST_REQUIRE(kept->owns_lock());
+    for (int round = 0; round < 4; ++round) {
+      holding_thread<process_only> later(file, dlt::mode(shared, false));
+      BOOST_TEST(later.settled() == attempt::granted, dlt::mode_name(shared));
+      kept.reset();
+      BOOST_TEST(other.try_lock(true) ==
+                     (shared ? attempt::granted : attempt::process_would_block),
+                 "the later thread's hold alone, " << dlt::mode_name(shared));
+      later.release();
+      kept.emplace(file, dlt::mode(shared));
+    }
+  }
+  check_all_released(other, fds);
+}
+
+// More nested holds of one mode than the fast mode's word counts (32767)
+// in one thread: the OS lock stays as the holds need it, and is released
+// with the last.
+BOOST_AUTO_TEST_CASE_TEMPLATE(nesting_deeper_than_the_word_counts, P,
+                              dlt::process_policies) {
+  dlt::alarm_watchdog dog("nesting_deeper_than_the_word_counts", 60s);
+  using process_only = dlt::process_level_lock<P>;
+  const auto file = dlt::fresh_path("deep");
+  dlt::prober<process_only> other(file);
+  const std::size_t fds = dlt::open_descriptor_count();
+  constexpr int kDepth = 33000;
+  for (const bool shared : {false, true}) {
+    std::vector<process_only> nested;
+    nested.reserve(kDepth);
+    for (int i = 0; i < kDepth; ++i) {
+      nested.emplace_back(file, dlt::mode(shared, true, true));
+    }
+    BOOST_TEST(other.try_lock(true) ==
+               (shared ? attempt::granted : attempt::process_would_block));
+    // Released in the order taken: counts, not a stack.
+    for (int i = 0; i < kDepth - 1; ++i) nested[i].unlock();
+    BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
+    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    nested.back().unlock();
+    BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   }
   check_all_released(other, fds);
 }
