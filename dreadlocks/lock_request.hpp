@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/path_argument.hpp"
 #include "dreadlocks/detail/single_thread.hpp"
 
@@ -137,6 +139,12 @@ class lock_key {
     block_->registry_entries[slot].store(entry, std::memory_order_release);
   }
 
+  // The process registry's fast mode keeps the holds of the file this key
+  // opened here (detail/hold_word.hpp); hold_word::kSlow for any other key.
+  std::atomic<std::uint64_t>& process_hold_word() const noexcept {
+    return block_->process_hold_word;
+  }
+
   // Returns true when no copy of this key but this one exists.
   bool sole_copy() const noexcept {
     return block_ != nullptr && block_->sole_reference();
@@ -201,8 +209,9 @@ class lock_key {
       return references_.load(std::memory_order_acquire) == 1;
     }
 
-    // See lock_key::registry_entry().
+    // See lock_key::registry_entry() and process_hold_word().
     std::atomic<void*> registry_entries[2] = {nullptr, nullptr};
+    std::atomic<std::uint64_t> process_hold_word{detail::hold_word::kSlow};
 
     // Builds the std::filesystem::path once; threads racing to build it
     // keep the first one published.

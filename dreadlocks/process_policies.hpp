@@ -57,26 +57,26 @@ struct posix_process_lock {
   using native_handle_type = native_file;
 
   struct hold {
-    process_registry::file_state* file = nullptr;
+    process_registry::held_file granted{nullptr, nullptr};
     thread_tag owner = 0;
     bool shared = false;
   };
 
   static hold acquire(const lock_request& request) {
     const thread_tag self = this_thread_tag();
-    auto& file =
-        process_registry::instance().acquire(request, Kind, true, self);
-    return hold{&file, self, request.shared};
+    return hold{process_registry::instance().acquire(request, Kind, true, self),
+                self, request.shared};
   }
 
   static void release(hold& held) noexcept {
-    if (held.file == nullptr) return;
-    process_registry::instance().release(*held.file, held.owner, held.shared);
-    held.file = nullptr;
+    if (held.granted.file == nullptr) return;
+    process_registry::instance().release(held.granted, held.owner, held.shared);
+    held.granted.file = nullptr;
   }
 
   static native_handle_type native_handle(const hold& held) noexcept {
-    return held.file == nullptr ? invalid_file : held.file->file;
+    const auto* file = held.granted.file;
+    return file == nullptr ? invalid_file : file->file;
   }
 };
 

@@ -26,17 +26,18 @@
 //
 // A nested acquisition or release that changes nothing the kernel holds
 // takes a fast mode (detail/hold_word.hpp): while one thread alone holds a
-// file, its holds are in the file's atomic word, and a repeat of a mode it
-// holds, or a release that leaves the OS lock as it is, is one
-// compare-and-swap. It finds the file through the key's block, which the
-// opening spelling's key points to the file from (lock_key::
-// registry_entry()). A file state whose pointer a key may still read is
-// never freed, only reused as a spare: a thread that reads the pointer late
-// finds a valid word that does not name it (it holds nothing there), and
-// takes the mutex. Anything else (the first hold, a mode the kernel must
-// change, a second thread, a waiter) is done under the mutex, which first
-// moves the word's holds into the owner table; it hands them back to the
-// word when one thread alone holds the file and nothing is in flight.
+// file, its holds are in an atomic word kept in the block of the key that
+// opened the file (lock_key::process_hold_word()), and a repeat of a mode
+// the thread holds, or a release that leaves the OS lock as it is, is one
+// compare-and-swap on it, without the mutex or a lookup. Keeping the word in
+// the key, not in the file state, is what makes it safe: a thread locking
+// through a key holds the key alive, and it learns which file state the key
+// opened (lock_key::registry_entry()) only once the word has said that it
+// holds that file, which then cannot be closed. Anything else (the first
+// hold, a mode the kernel must change, a second thread, a waiter, another
+// spelling) is done under the mutex, which first moves the word's holds
+// into the owner table; it hands them back to the word when one thread
+// alone holds the file and nothing is in flight.
 
 #ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
@@ -73,10 +74,9 @@ namespace dreadlocks::detail {
 class process_registry {
  public:
   struct file_state {
-    // One thread's holds in the fast mode, or hold_word::kSlow. In the fast
-    // mode the holds are not in the counts, the owners nor `users` below,
-    // except that the word counts as one user (so the file stays open).
-    std::atomic<std::uint64_t> word{hold_word::kSlow};
+    // In the fast mode the holds are in the opening key's word, not in the
+    // counts, the owners nor `users` below, except that the word counts as
+    // one user (so that the file stays open).
     file_id id;
     native_file file;
     std::uint32_t shared_holds = 0;
@@ -109,6 +109,13 @@ class process_registry {
 
   using spelling_map = std::unordered_map<key_view, file_state*, key_view_hash>;
 
+  // What acquire() grants: the file, and the word its holds may be kept in
+  // (in the block of the key that opened the file, alive while it is held).
+  struct held_file {
+    file_state* file;
+    std::atomic<std::uint64_t>* word;
+  };
+
   // instance()
   //
   // Returns the process's registry, shared by every process policy. It is
@@ -127,11 +134,13 @@ class process_registry {
   // for a file that cannot be opened or locked, recursive_deadlock_error,
   // or acquiring_process_level_lock_would_block_error, and then leaves no
   // hold, descriptor or entry behind.
-  file_state& acquire(const lock_request& request, lock_kind kind,
-                      bool stat_before_open, thread_tag self) {
-    if (void* hint = request.key.registry_entry(lock_key::process_slot)) {
-      auto& file = *static_cast<file_state*>(hint);
-      if (try_fast_repeat(file, request, self)) return file;
+  held_file acquire(const lock_request& request, lock_kind kind,
+                    bool stat_before_open, thread_tag self) {
+    if (try_fast_repeat(request, self)) {
+      // The word names this thread, so the file the key opened is held.
+      return {static_cast<file_state*>(
+                  request.key.registry_entry(lock_key::process_slot)),
+              &request.key.process_hold_word()};
     }
     std::unique_lock<std::mutex> lock(mutex_);
     file_state& file = locate(request, kind, stat_before_open);
@@ -227,13 +236,8 @@ class process_registry {
       throw;
     }
     ++(request.shared ? file.shared_holds : file.exclusive_holds);
-    const lock_key& opener = file.spellings.front();
-    if (opener.shares_block_with(request.key) &&
-        opener.registry_entry(lock_key::process_slot) != &file) {
-      opener.set_registry_entry(lock_key::process_slot, &file);
-    }
     make_fast(file);
-    return file;
+    return {&file, &file.spellings.front().process_hold_word()};
   }
 
   // release()
@@ -242,8 +246,10 @@ class process_registry {
   // or downgrades the OS lock when no hold needs it any more, and closes the
   // descriptor with the last hold. Never waits for another process; never
   // throws.
-  void release(file_state& file, thread_tag holder, bool shared) noexcept {
-    std::uint64_t word = file.word.load(std::memory_order_relaxed);
+  void release(const held_file& held, thread_tag holder, bool shared) noexcept {
+    file_state& file = *held.file;
+    std::atomic<std::uint64_t>& hold_word = *held.word;
+    std::uint64_t word = hold_word.load(std::memory_order_relaxed);
     for (;;) {
       if (word == hold_word::kSlow) return release_slow(file, holder, shared);
       // The last hold of the mode that sets the OS lock changes it.
@@ -252,11 +258,22 @@ class process_registry {
                        hold_word::count(word, true) == 1
                  : hold_word::count(word, false) == 1;
       if (changes_os) return release_slow(file, holder, shared);
-      if (hold_word::update(file.word, word, word - hold_word::unit(shared),
+      if (hold_word::update(hold_word, word, word - hold_word::unit(shared),
                             std::memory_order_release)) {
         return;
       }
     }
+  }
+
+  // trim()
+  //
+  // Forgets the closed files kept for reopening and frees the spare states:
+  // for measuring what held files cost.
+  void trim() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
+    spare_files_.clear();
+    spare_spellings_.clear();
   }
 
   // open_files()
@@ -270,11 +287,13 @@ class process_registry {
 
  private:
   // Grants a repeat of a mode the calling thread holds, alone, in the fast
-  // mode; nothing the kernel holds changes.
-  static bool try_fast_repeat(file_state& file, const lock_request& request,
+  // mode of the file the request's key opened; nothing the kernel holds
+  // changes. Every other key's word says kSlow.
+  static bool try_fast_repeat(const lock_request& request,
                               thread_tag self) noexcept {
     if (!request.reentry_allowed) return false;
-    std::uint64_t word = file.word.load(std::memory_order_relaxed);
+    std::atomic<std::uint64_t>& hold_word = request.key.process_hold_word();
+    std::uint64_t word = hold_word.load(std::memory_order_relaxed);
     for (;;) {
       if (word == hold_word::kSlow || hold_word::holder(word) != self) {
         return false;
@@ -284,7 +303,7 @@ class process_registry {
       if (hold_word::count(word, request.shared) >= hold_word::kMost) {
         return false;
       }
-      if (hold_word::update(file.word, word,
+      if (hold_word::update(hold_word, word,
                             word + hold_word::unit(request.shared),
                             std::memory_order_acquire)) {
         return true;
@@ -341,9 +360,7 @@ class process_registry {
       new (&condition) std::condition_variable;
     }
     const auto orphan = [&](std::unique_ptr<file_state>& file) {
-      // The child is single-threaded here: nobody reads the pointer.
-      make_slow(*file);
-      unhint(*file);
+      make_slow(*file);  // its orphaned guards release through the mutex
       close_file(file->file);
       for (native_file raced : file->raced) close_file(raced);
       file->file = invalid_file;
@@ -373,7 +390,9 @@ class process_registry {
   // Moves the word's holds into the counts, the owner table and `users`,
   // and marks the word slow, so that fast operations wait for the mutex.
   static void make_slow(file_state& file) noexcept {
-    const std::uint64_t word = hold_word::take(file.word);
+    if (file.spellings.empty()) return;  // never held: never fast
+    const std::uint64_t word =
+        hold_word::take(file.spellings.front().process_hold_word());
     if (word == hold_word::kSlow) return;
     const std::uint32_t shared = hold_word::count(word, true);
     const std::uint32_t exclusive = hold_word::count(word, false);
@@ -400,7 +419,13 @@ class process_registry {
     const std::uint64_t word =
         hold_word::make(only->thread, only->shared, only->exclusive);
     file.owners.clear();
-    file.word.store(word, std::memory_order_release);
+    // The key learns its file before its word names a holder: a thread
+    // reads the file only after the word has named it.
+    const lock_key& opener = file.spellings.front();
+    if (opener.registry_entry(lock_key::process_slot) != &file) {
+      opener.set_registry_entry(lock_key::process_slot, &file);
+    }
+    opener.process_hold_word().store(word, std::memory_order_release);
   }
 
   // Finds or opens the file a request names, counts the request as one of
@@ -691,30 +716,11 @@ class process_registry {
   // Forgets an idle file state and its spelling; keeps both as spares.
   void forget_idle(file_state& file) noexcept {
     std::unique_ptr<file_state> owned = wake(file);
-    const bool reachable = unhint(file);
     for (const lock_key& spelling : file.spellings) drop_spelling(spelling);
     file.spellings.clear();
-    if (reachable) {
-      // Never freed: a key that read the pointer before it was cleared may
-      // still look at the word (see the file comment).
-      try {
-        spare_files_.push_back(std::move(owned));
-      } catch (...) {
-        owned.release();
-      }
-    } else if (spare_files_.size() < kSpares) {
+    if (spare_files_.size() < kSpares) {
       spare_files_.push_back(std::move(owned));  // reserved
     }
-  }
-
-  // Clears the opening spelling's pointer to `file`. Returns true if some
-  // key other than the file's own copy could have read it.
-  static bool unhint(file_state& file) noexcept {
-    if (file.spellings.empty()) return false;
-    const lock_key& opener = file.spellings.front();
-    if (opener.registry_entry(lock_key::process_slot) != &file) return false;
-    opener.set_registry_entry(lock_key::process_slot, nullptr);
-    return !opener.sole_copy();
   }
 
   void drop_spelling(const lock_key& spelling) noexcept {
