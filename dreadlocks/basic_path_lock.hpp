@@ -6,6 +6,8 @@
 #define DREADLOCKS_BASIC_PATH_LOCK_HPP_
 
 #include <filesystem>
+#include <string>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
@@ -97,11 +99,18 @@ class basic_path_lock {
   // Locks an already normalized key, with the timeout's clock started at
   // `start` and errors naming `operation`. For the other guards and the
   // mutex types of this library, which share one deadline over several
-  // acquisitions or name their own operation.
+  // acquisitions or name their own operation. Throws as the constructor
+  // above, and std::system_error(errc::invalid_argument) for an empty
+  // (moved-from) key.
   basic_path_lock(lock_key key, const lock_options& options,
                   lock_request::clock::time_point start,
                   const char* operation)
       : key_(std::move(key)), options_(options) {
+    if (key_.native().empty()) {
+      // A moved-from key: no path to lock.
+      throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                              std::string(operation) + ": empty path");
+    }
     const auto request =
         lock_request::make<ReentrancyPolicy>(key_, options, operation, start);
     thread_hold_ = ThreadPolicy::acquire(request);

@@ -248,6 +248,11 @@ class process_registry {
   // throws.
   void release(const held_file& held, thread_tag holder, bool shared) noexcept {
     file_state& file = *held.file;
+    // A forked child's copy of a parent's guard: the word it names may be
+    // the child's own holds now (or gone with the key); the orphaned state
+    // alone is its to release. `orphaned` is set only in the child's fork
+    // handler, before the child has a second thread.
+    if (file.orphaned) return release_slow(file, holder, shared);
     std::atomic<std::uint64_t>& hold_word = *held.word;
     std::uint64_t word = hold_word.load(std::memory_order_relaxed);
     for (;;) {

@@ -269,12 +269,14 @@ class thread_registry {
     if (!state.key.shares_block_with(request.key)) {
       if (state.key.sole_copy()) {
         // The node keeps its address; the view must point to the new text
-        // before the old one goes with the entry's old key.
-        map_type::node_type node = keys_.extract(found);
+        // before the old one goes with the entry's old key. Reserved first,
+        // so that putting the node back cannot throw.
+        keys_.reserve(keys_.size() + 1);  // may rehash: find again
+        map_type::node_type node = keys_.extract(keys_.find(view));
         node.key() = view;
         node.mapped().key = request.key;
-        request.key.set_registry_entry(lock_key::thread_slot, &node.mapped());
         keys_.insert(std::move(node));
+        request.key.set_registry_entry(lock_key::thread_slot, &state);
       } else {
         lock_key::prefer_in_thread_cache(state.key);
       }
@@ -289,7 +291,7 @@ class thread_registry {
       // The key first: once its other references are gone, whatever their
       // holders did to the word is visible.
       if (it->second.key.sole_copy() &&
-          it->second.word.load(std::memory_order_relaxed) == 0) {
+          it->second.word.load(std::memory_order_acquire) == 0) {
         it = keys_.erase(it);
       } else {
         ++it;

@@ -75,6 +75,27 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(empty_path_is_invalid_argument, L,
   expect_usable_afterwards<L>();
 }
 
+// A moved-from lock_key names no path: the constructor that takes a key
+// (used by path_mutex and multi_path_lock) refuses it as an empty path,
+// before either level looks at it.
+BOOST_AUTO_TEST_CASE_TEMPLATE(moved_from_key_is_invalid_argument, L,
+                              all_aliases) {
+  dreadlocks::lock_key key(dreadlocks_test::unique_path("moved-key"), "test");
+  const dreadlocks::lock_key taken(std::move(key));
+  try {
+    L lock(std::move(key), dreadlocks::lock_options{},
+           dreadlocks::lock_request::clock::time_point{}, "test::lock");
+    BOOST_FAIL("a moved-from key was locked");
+  } catch (const std::system_error& e) {
+    BOOST_TEST((e.code() == std::errc::invalid_argument), e.what());
+    BOOST_TEST(contains(e.what(), "test::lock: empty path"), e.what());
+    BOOST_TEST(api_test::thread_keys() == 0u);
+    BOOST_TEST(api_test::open_files() == 0u);
+  }
+  BOOST_TEST(!taken.native().empty());
+  expect_usable_afterwards<L>();
+}
+
 // A NUL inside the path would silently cut it short at the OS: refused,
 // and the message names the path and says why.
 BOOST_AUTO_TEST_CASE_TEMPLATE(path_with_nul_is_invalid_argument, L,

@@ -236,6 +236,41 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nesting_deeper_than_the_word_counts, P,
   check_all_released(other, fds);
 }
 
+// fork() while holding, then the child locks the same file itself (same
+// thread, same key) before releasing its copy of the parent's guard: that
+// release must leave the child's own holds alone. The child holds shared
+// twice and drops one; its remaining hold keeps the file from another
+// process's exclusive request once the parent has let go.
+BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_orphans_leave_its_own_holds, Lock,
+                              dlt::file_locks) {
+  dlt::alarm_watchdog dog("forked_child_orphans_leave_its_own_holds", 20s);
+  const auto file = dlt::fresh_path("fork-own");
+  dlt::prober<dlt::process_level_of<Lock>> other(file);
+  struct channel {
+    dlt::process_event child_ready;
+    dlt::process_event parent_checked;
+  };
+  dlt::shared_object<channel> events;
+  std::optional<Lock> held(std::in_place, file, dlt::mode(true));
+  dlt::child_process child([&] {
+    Lock mine(file, dlt::mode(true, false));
+    std::optional<Lock> again(std::in_place, file, dlt::mode(true, false, true));
+    held.reset();   // the parent's guard, orphaned here
+    again.reset();  // one of the child's own two holds
+    events->child_ready.signal();
+    dlt::child_require(events->parent_checked.wait(), "parent checked");
+    return mine.owns_lock() ? 0 : 1;
+  });
+  BOOST_TEST_REQUIRE(events->child_ready.wait());
+  held.reset();  // now only the child holds the file
+  BOOST_TEST(other.try_lock(false) == attempt::process_would_block,
+             "the child's remaining shared hold must keep exclusive out");
+  BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
+  events->parent_checked.signal();
+  BOOST_TEST(dlt::exited_ok(child.wait()));
+  BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+}
+
 // Exclusive inside shared while another process holds shared: a
 // non-blocking upgrade is refused at the process level and the shared
 // hold stays; once the other process leaves, the upgrade is granted.
