@@ -279,6 +279,10 @@ class process_registry {
     while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
     spare_files_.clear();
     spare_spellings_.clear();
+    // The fewest buckets for what is left: a table that once held many
+    // files would otherwise shrink on its next insertion (libstdc++).
+    files_.rehash(0);
+    spellings_.rehash(0);
   }
 
   // open_files()

@@ -148,6 +148,7 @@ class thread_registry {
   void trim() {
     const std::lock_guard<std::mutex> lock(mutex_);
     sweep();
+    keys_.rehash(0);  // the fewest buckets for what is left
   }
 
   // How many condition variables the keys share. Keys with one condition
