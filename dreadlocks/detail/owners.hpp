@@ -1,9 +1,9 @@
 // dreadlocks/detail/owners.hpp
 //
 // Per-thread hold counts of one key or file, kept by both registries in the
-// slow mode (threads named by their thread_tag). A key is rarely held by more than a few
-// threads at once, so the first holder is kept inline and the others in a
-// flat vector searched linearly.
+// slow mode (threads named by their thread_tag). A key is rarely held by more
+// than a few threads at once, so the first holder is kept inline and the others
+// in a flat vector searched linearly.
 
 #ifndef DREADLOCKS_DETAIL_OWNERS_HPP_
 #define DREADLOCKS_DETAIL_OWNERS_HPP_
@@ -54,7 +54,6 @@ class owner_table {
     mine.shared += shared;
     mine.exclusive += exclusive;
   }
-
 
   // Counts one hold of `thread` less; forgets the thread at zero. Returns
   // the thread's remaining exclusive count.

@@ -26,18 +26,19 @@
 //
 // A nested acquisition or release that changes nothing the kernel holds
 // takes a fast mode (detail/hold_word.hpp): while one thread alone holds a
-// file, its holds are in an atomic word kept in the block of the key that
-// opened the file (lock_key::process_hold_word()), and a repeat of a mode
-// the thread holds, or a release that leaves the OS lock as it is, is one
-// compare-and-swap on it, without the mutex or a lookup. Keeping the word in
-// the key, not in the file state, is what makes it safe: a thread locking
-// through a key holds the key alive, and it learns which file state the key
-// opened (lock_key::registry_entry()) only once the word has said that it
-// holds that file, which then cannot be closed. Anything else (the first
-// hold, a mode the kernel must change, a second thread, a waiter, another
-// spelling) is done under the mutex, which first moves the word's holds
-// into the owner table; it hands them back to the word when one thread
-// alone holds the file and nothing is in flight.
+// file, more than once, its holds are in an atomic word kept in the block
+// of the key that opened the file (lock_key::process_hold_word()), and a
+// repeat of a mode the thread holds, or a release that leaves the OS lock
+// as it is, is one compare-and-swap on it, without the mutex or a lookup.
+// Keeping the word in the key, not in the file state, is what makes it
+// safe: a thread locking through a key holds the key alive, and it learns
+// which file state the key opened (lock_key::registry_entry()) only once
+// the word has said that it holds that file, which then cannot be closed.
+// Anything else (the first hold, a mode the kernel must change, a second
+// thread, a waiter, another spelling) is done under the mutex, which first
+// moves the word's holds into the owner table; it hands them back to the
+// word when one thread alone holds the file more than once and nothing is
+// in flight.
 
 #ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
@@ -412,12 +413,15 @@ class process_registry {
     file.users += shared + exclusive - 1;  // the word counted as one
   }
 
-  // Hands the holds back to the word when one thread alone holds the file
-  // and no request is in flight or waiting.
+  // Hands the holds back to the word when one thread alone holds the file,
+  // more than once, and no request is in flight or waiting.
   static void make_fast(file_state& file) noexcept {
     if (file.waiters != 0 || file.in_transition || file.orphaned) return;
     const auto* only = file.owners.only();
-    if (only == nullptr ||
+    // A single hold stays with the mutex: its release changes the OS lock
+    // and needs the mutex anyway, so the word would only be filled and
+    // emptied again. The first nested hold hands both to the word.
+    if (only == nullptr || only->shared + only->exclusive < 2 ||
         file.users != file.shared_holds + file.exclusive_holds ||
         only->shared > hold_word::kMost || only->exclusive > hold_word::kMost) {
       return;

@@ -254,7 +254,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_orphans_leave_its_own_holds, Lock,
   std::optional<Lock> held(std::in_place, file, dlt::mode(true));
   dlt::child_process child([&] {
     Lock mine(file, dlt::mode(true, false));
-    std::optional<Lock> again(std::in_place, file, dlt::mode(true, false, true));
+    std::optional<Lock> again(std::in_place, file,
+                              dlt::mode(true, false, true));
     held.reset();   // the parent's guard, orphaned here
     again.reset();  // one of the child's own two holds
     events->child_ready.signal();

@@ -106,13 +106,16 @@ BOOST_AUTO_TEST_CASE(nesting_deeper_than_the_word_counts) {
   for (const bool shared : {false, true}) {
     std::vector<lock> nested;
     nested.reserve(kDepth);
-    for (int i = 0; i < kDepth; ++i) nested.emplace_back(path, options(shared, true));
-    BOOST_TEST((ask_in_new_thread(path, options(false)) == answer::would_block));
+    for (int i = 0; i < kDepth; ++i)
+      nested.emplace_back(path, options(shared, true));
+    BOOST_TEST(
+        (ask_in_new_thread(path, options(false)) == answer::would_block));
     BOOST_TEST((ask_in_new_thread(path, options(true)) ==
                 (shared ? answer::granted : answer::would_block)));
     // Released in the order taken, not nested: counts, not a stack.
     for (int i = 0; i < kDepth - 1; ++i) nested[i].unlock();
-    BOOST_TEST((ask_in_new_thread(path, options(false)) == answer::would_block));
+    BOOST_TEST(
+        (ask_in_new_thread(path, options(false)) == answer::would_block));
     nested.back().unlock();
     BOOST_TEST((ask_in_new_thread(path, options(false)) == answer::granted));
     BOOST_TEST(registry::instance().size() == 0u);
@@ -142,7 +145,8 @@ BOOST_AUTO_TEST_CASE(unused_entries_are_swept) {
   BOOST_TEST(registry::instance().entries() <=
              2 * (kHeld + registry::kFirstSweep));
   for (int i = 0; i < kHeld; ++i) {
-    BOOST_TEST((ask_in_new_thread(key(i), options(true)) == answer::would_block));
+    BOOST_TEST(
+        (ask_in_new_thread(key(i), options(true)) == answer::would_block));
   }
 }
 
@@ -151,7 +155,8 @@ BOOST_AUTO_TEST_CASE(unused_entries_are_swept) {
 // parent's guards release nothing (its own hold goes on excluding its other
 // threads); and the parent still holds its keys.
 BOOST_AUTO_TEST_CASE(forked_child_starts_with_every_key_free) {
-  dreadlocks_test::alarm_watchdog dog("forked_child_starts_with_every_key_free");
+  dreadlocks_test::alarm_watchdog dog(
+      "forked_child_starts_with_every_key_free");
   const fs::path path = dreadlocks_test::unique_path("forked");
   for (const bool shared : {false, true}) {
     lock held(path, options(shared));
@@ -173,7 +178,8 @@ BOOST_AUTO_TEST_CASE(forked_child_starts_with_every_key_free) {
     const auto status = child.wait();
     BOOST_TEST(status.ok(), status.describe());
     BOOST_TEST(held.owns_lock());
-    BOOST_TEST((ask_in_new_thread(path, options(false)) == answer::would_block));
+    BOOST_TEST(
+        (ask_in_new_thread(path, options(false)) == answer::would_block));
     BOOST_TEST((ask_in_new_thread(path, options(true)) ==
                 (shared ? answer::granted : answer::would_block)));
   }
