@@ -33,6 +33,7 @@
 
 #include "dreadlocks/detail/detect.hpp"
 #include "dreadlocks/detail/thread_registry.hpp"
+#include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/lock_request.hpp"
 
 namespace dreadlocks {
@@ -47,7 +48,7 @@ namespace dreadlocks {
 struct shareable_thread_lock {
   struct hold {
     detail::thread_registry::key_state* entry = nullptr;
-    detail::thread_registry::tag_type owner = 0;
+    detail::thread_tag owner = 0;
     std::uint32_t generation = 0;
     bool shared = false;
   };

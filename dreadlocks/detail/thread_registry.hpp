@@ -51,7 +51,6 @@ namespace dreadlocks::detail {
 
 class thread_registry {
  public:
-  using tag_type = thread_tag;
 
   struct key_state {
     explicit key_state(const lock_key& owned) : key(owned) {}
@@ -62,7 +61,7 @@ class thread_registry {
     lock_key key;
     // The slow mode's state, under the mutex.
     owner_table owners;
-    tag_type writer = 0;  // the thread holding exclusive, or 0
+    thread_tag writer = 0;  // the thread holding exclusive, or 0
     std::uint32_t waiters = 0;
     bool upgrade_pending = false;  // a shared owner waits to be the only one
     // One of the registry's conditions_, chosen by the key's hash.
@@ -91,7 +90,7 @@ class thread_registry {
   // release(). Throws recursive_deadlock_error or
   // acquiring_thread_level_lock_would_block_error (and std::bad_alloc) and
   // then leaves no trace.
-  key_state& acquire(const lock_request& request, tag_type tag) {
+  key_state& acquire(const lock_request& request, thread_tag tag) {
     if (void* hint = request.key.registry_entry(lock_key::thread_slot)) {
       auto& state = *static_cast<key_state*>(hint);
       if (try_fast_acquire(state, request, tag)) return state;
@@ -104,7 +103,7 @@ class thread_registry {
   // Gives back one hold of `mode` taken by the thread tagged `holder`
   // through acquire() in `generation`. Never blocks on anything but the
   // registry mutex; never throws.
-  void release(key_state& state, tag_type holder, bool shared,
+  void release(key_state& state, thread_tag holder, bool shared,
                std::uint32_t generation) noexcept {
     if (generation != generation_) return;  // an orphan: see after_fork()
     std::uint64_t word = state.word.load(std::memory_order_relaxed);
@@ -167,7 +166,7 @@ class thread_registry {
   // Grants `request` in the fast mode if the key is free, or held by the
   // caller alone and the request is a repeat it may make.
   static bool try_fast_acquire(key_state& state, const lock_request& request,
-                               tag_type tag) noexcept {
+                               thread_tag tag) noexcept {
     std::uint64_t word = state.word.load(std::memory_order_relaxed);
     for (;;) {
       std::uint64_t desired;
@@ -188,7 +187,7 @@ class thread_registry {
     }
   }
 
-  key_state& acquire_slow(const lock_request& request, tag_type tag) {
+  key_state& acquire_slow(const lock_request& request, thread_tag tag) {
     std::unique_lock<std::mutex> lock = lock_registry(mutex_);
     key_state& state = find_or_add(request);
     make_slow(state);
@@ -219,7 +218,7 @@ class thread_registry {
 
   // Counts the granted request; the caller has set the writer if it is one.
   key_state& grant(key_state& state, const lock_request& request,
-                   tag_type tag) {
+                   thread_tag tag) {
     try {
       state.owners.add(tag, request.shared);  // a second holder allocates
     } catch (...) {
@@ -233,7 +232,7 @@ class thread_registry {
     return state;
   }
 
-  void release_slow(key_state& state, tag_type holder, bool shared) noexcept {
+  void release_slow(key_state& state, thread_tag holder, bool shared) noexcept {
     std::condition_variable* changed = nullptr;
     {
       const std::unique_lock<std::mutex> lock = lock_registry(mutex_);
@@ -380,7 +379,7 @@ class thread_registry {
   // is the only owner. Only one such upgrade may wait per key: a second
   // would wait for the first, which waits for it.
   void upgrade(key_state& state, const lock_request& request,
-               std::unique_lock<std::mutex>& lock, tag_type tag) {
+               std::unique_lock<std::mutex>& lock, thread_tag tag) {
     if (state.owners.threads() == 1) return;
     if (!request.may_wait()) fail_would_block(state, request);
     if (state.upgrade_pending) {

@@ -19,11 +19,17 @@
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/alarm_watchdog.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/scenario_locks.hpp"
 #include "tests/support/temp_path.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+
+// Every request here is non-blocking: the answer is the state at the time.
+dreadlocks::lock_options nonblocking(bool shared, bool reentrant = false) {
+  return dreadlocks_test::mode(shared, false, reentrant);
+}
 using lock = dreadlocks::thread_level_path_lock;
 using registry = dreadlocks::detail::thread_registry;
 
@@ -39,14 +45,6 @@ const char* name(answer a) {
       return "recursive deadlock";
   }
   return "?";
-}
-
-dreadlocks::lock_options options(bool shared, bool reentrant = false) {
-  dreadlocks::lock_options o;
-  o.shared = shared;
-  o.blocking = false;
-  o.reentrant = reentrant;
-  return o;
 }
 
 // What a non-blocking request of the calling thread gets.
@@ -78,11 +76,12 @@ BOOST_AUTO_TEST_CASE(guard_outliving_its_thread_is_nobody_elses) {
   const fs::path path = dreadlocks_test::unique_path("outlived");
   for (const bool shared : {false, true}) {
     std::optional<lock> kept;
-    std::thread([&] { kept.emplace(path, options(shared)); }).join();
+    std::thread([&] { kept.emplace(path, nonblocking(shared)); }).join();
     BOOST_TEST_REQUIRE(kept->owns_lock());
     for (int round = 0; round < 4; ++round) {
       for (const bool reentrant : {false, true}) {
-        const answer got = ask_in_new_thread(path, options(false, reentrant));
+        const answer got =
+            ask_in_new_thread(path, nonblocking(false, reentrant));
         BOOST_TEST((got == answer::would_block),
                    "exclusive" << (reentrant ? ", reentrant," : "")
                                << " asked by a new thread beside a guard "
@@ -91,7 +90,8 @@ BOOST_AUTO_TEST_CASE(guard_outliving_its_thread_is_nobody_elses) {
       }
     }
     kept.reset();
-    BOOST_TEST((ask_in_new_thread(path, options(false)) == answer::granted));
+    BOOST_TEST(
+        (ask_in_new_thread(path, nonblocking(false)) == answer::granted));
   }
 }
 
@@ -107,17 +107,18 @@ BOOST_AUTO_TEST_CASE(nesting_deeper_than_the_word_counts) {
     std::vector<lock> nested;
     nested.reserve(kDepth);
     for (int i = 0; i < kDepth; ++i)
-      nested.emplace_back(path, options(shared, true));
+      nested.emplace_back(path, nonblocking(shared, true));
     BOOST_TEST(
-        (ask_in_new_thread(path, options(false)) == answer::would_block));
-    BOOST_TEST((ask_in_new_thread(path, options(true)) ==
+        (ask_in_new_thread(path, nonblocking(false)) == answer::would_block));
+    BOOST_TEST((ask_in_new_thread(path, nonblocking(true)) ==
                 (shared ? answer::granted : answer::would_block)));
     // Released in the order taken, not nested: counts, not a stack.
     for (int i = 0; i < kDepth - 1; ++i) nested[i].unlock();
     BOOST_TEST(
-        (ask_in_new_thread(path, options(false)) == answer::would_block));
+        (ask_in_new_thread(path, nonblocking(false)) == answer::would_block));
     nested.back().unlock();
-    BOOST_TEST((ask_in_new_thread(path, options(false)) == answer::granted));
+    BOOST_TEST(
+        (ask_in_new_thread(path, nonblocking(false)) == answer::granted));
     BOOST_TEST(registry::instance().size() == 0u);
   }
 }
@@ -146,7 +147,7 @@ BOOST_AUTO_TEST_CASE(unused_entries_are_swept) {
              2 * (kHeld + registry::kFirstSweep));
   for (int i = 0; i < kHeld; ++i) {
     BOOST_TEST(
-        (ask_in_new_thread(key(i), options(true)) == answer::would_block));
+        (ask_in_new_thread(key(i), nonblocking(true)) == answer::would_block));
   }
 }
 
@@ -159,19 +160,19 @@ BOOST_AUTO_TEST_CASE(forked_child_starts_with_every_key_free) {
       "forked_child_starts_with_every_key_free");
   const fs::path path = dreadlocks_test::unique_path("forked");
   for (const bool shared : {false, true}) {
-    lock held(path, options(shared));
-    lock nested(path, options(true, true));
+    lock held(path, nonblocking(shared));
+    lock nested(path, nonblocking(true, true));
     dreadlocks_test::child_process child([&] {
-      lock mine(path, options(false));
+      lock mine(path, nonblocking(false));
       nested.unlock();
       held.unlock();
       dreadlocks_test::child_require(
-          ask_in_new_thread(path, options(true)) == answer::would_block,
+          ask_in_new_thread(path, nonblocking(true)) == answer::would_block,
           "the child's own hold excludes its other threads after the "
           "parent's guards were released in the child");
       mine.unlock();
       dreadlocks_test::child_require(
-          ask_in_new_thread(path, options(false)) == answer::granted,
+          ask_in_new_thread(path, nonblocking(false)) == answer::granted,
           "free in the child once its own hold is released");
       return 0;
     });
@@ -179,11 +180,11 @@ BOOST_AUTO_TEST_CASE(forked_child_starts_with_every_key_free) {
     BOOST_TEST(status.ok(), status.describe());
     BOOST_TEST(held.owns_lock());
     BOOST_TEST(
-        (ask_in_new_thread(path, options(false)) == answer::would_block));
-    BOOST_TEST((ask_in_new_thread(path, options(true)) ==
+        (ask_in_new_thread(path, nonblocking(false)) == answer::would_block));
+    BOOST_TEST((ask_in_new_thread(path, nonblocking(true)) ==
                 (shared ? answer::granted : answer::would_block)));
   }
-  BOOST_TEST((ask_in_new_thread(path, options(false)) == answer::granted));
+  BOOST_TEST((ask_in_new_thread(path, nonblocking(false)) == answer::granted));
 }
 
 }  // namespace
