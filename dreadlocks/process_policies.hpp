@@ -64,13 +64,13 @@ struct posix_process_lock {
 
   static hold acquire(const lock_request& request) {
     const thread_tag self = this_thread_tag();
-    return hold{process_registry::instance().acquire(request, Kind, true, self),
+    return hold{process_registry::acquire(request, Kind, true, self),
                 self, request.shared};
   }
 
   static void release(hold& held) noexcept {
     if (held.granted.file == nullptr) return;
-    process_registry::instance().release(held.granted, held.owner, held.shared);
+    process_registry::release(held.granted, held.owner, held.shared);
     held.granted.file = nullptr;
   }
 

@@ -129,20 +129,96 @@ class process_registry {
 
   // acquire()
   //
-  // Grants `request` at the process level to the calling thread, locking
-  // the file with `kind` if this process does not hold it yet. Returns the
-  // file's state, to be passed back to release(). Throws std::system_error
-  // for a file that cannot be opened or locked, recursive_deadlock_error,
-  // or acquiring_process_level_lock_would_block_error, and then leaves no
+  // Grants `request` at the process level to the thread tagged `self` (the
+  // calling one), locking the file with `kind` if this process does not
+  // hold it yet. Returns the file's state, to be passed back to release().
+  // Throws std::system_error for a file that cannot be opened or locked,
+  // recursive_deadlock_error, or
+  // acquiring_process_level_lock_would_block_error, and then leaves no
   // hold, descriptor or entry behind.
-  held_file acquire(const lock_request& request, lock_kind kind,
-                    bool stat_before_open, thread_tag self) {
+  //
+  // Static and small, so that the fast mode inlines into the guard: a
+  // nested acquisition then costs no call and no instance() check.
+  static held_file acquire(const lock_request& request, lock_kind kind,
+                           bool stat_before_open, thread_tag self) {
     if (try_fast_repeat(request, self)) {
       // The word names this thread, so the file the key opened is held.
       return {static_cast<file_state*>(
                   request.key.registry_entry(lock_key::process_slot)),
               &request.key.process_hold_word()};
     }
+    return instance().acquire_slow(request, kind, stat_before_open, self);
+  }
+
+  // release()
+  //
+  // Gives back one hold of the given mode taken by thread `holder`; drops
+  // or downgrades the OS lock when no hold needs it any more, and closes the
+  // descriptor with the last hold. Never waits for another process; never
+  // throws. Static and small, as acquire().
+  static void release(const held_file& held, thread_tag holder,
+                      bool shared) noexcept {
+    file_state& file = *held.file;
+    // A forked child's copy of a parent's guard: the word it names may be
+    // the child's own holds now (or gone with the key); the orphaned state
+    // alone is its to release. `orphaned` is set only in the child's fork
+    // handler, before the child has a second thread.
+    if (!file.orphaned && try_fast_release(*held.word, shared)) return;
+    instance().release_slow(file, holder, shared);
+  }
+
+  // trim()
+  //
+  // Forgets the closed files kept for reopening and frees the spare states:
+  // for measuring what held files cost.
+  void trim() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
+    spare_files_.clear();
+    spare_spellings_.clear();
+    // The fewest buckets for what is left: a table that once held many
+    // files would otherwise shrink on its next insertion (libstdc++).
+    files_.rehash(0);
+    spellings_.rehash(0);
+  }
+
+  // open_files()
+  //
+  // Returns the number of lock files this process holds open; 0 when no
+  // process-level lock is held or asked for.
+  std::size_t open_files() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return files_.size() + (unidentified_ != nullptr ? 1 : 0);
+  }
+
+ private:
+  // Grants a repeat of a mode the calling thread holds, alone, in the fast
+  // mode of the file the request's key opened; nothing the kernel holds
+  // changes. Every other key's word says kSlow.
+  static bool try_fast_repeat(const lock_request& request,
+                              thread_tag self) noexcept {
+    if (!request.reentry_allowed) return false;
+    std::atomic<std::uint64_t>& hold_word = request.key.process_hold_word();
+    std::uint64_t word = hold_word.load(std::memory_order_relaxed);
+    for (;;) {
+      if (word == hold_word::kSlow || hold_word::holder(word) != self) {
+        return false;
+      }
+      // Shared is covered by any hold; exclusive only by exclusive.
+      if (!request.shared && hold_word::count(word, false) == 0) return false;
+      if (hold_word::count(word, request.shared) >= hold_word::kMost) {
+        return false;
+      }
+      if (hold_word::update(hold_word, word,
+                            word + hold_word::unit(request.shared),
+                            std::memory_order_acquire)) {
+        return true;
+      }
+    }
+  }
+
+  held_file acquire_slow(const lock_request& request, lock_kind kind,
+                         bool stat_before_open, thread_tag self) {
     std::unique_lock<std::mutex> lock(mutex_);
     file_state& file = locate(request, kind, stat_before_open);
     if (!request.reentry_allowed && file.owners.find(self) != nullptr) {
@@ -241,81 +317,21 @@ class process_registry {
     return {&file, &file.spellings.front().process_hold_word()};
   }
 
-  // release()
-  //
-  // Gives back one hold of the given mode taken by thread `holder`; drops
-  // or downgrades the OS lock when no hold needs it any more, and closes the
-  // descriptor with the last hold. Never waits for another process; never
-  // throws.
-  void release(const held_file& held, thread_tag holder, bool shared) noexcept {
-    file_state& file = *held.file;
-    // A forked child's copy of a parent's guard: the word it names may be
-    // the child's own holds now (or gone with the key); the orphaned state
-    // alone is its to release. `orphaned` is set only in the child's fork
-    // handler, before the child has a second thread.
-    if (file.orphaned) return release_slow(file, holder, shared);
-    std::atomic<std::uint64_t>& hold_word = *held.word;
+  // Gives back a hold in the fast mode, when the word keeps the holds and
+  // the release leaves the OS lock as it is; returns false otherwise.
+  static bool try_fast_release(std::atomic<std::uint64_t>& hold_word,
+                               bool shared) noexcept {
     std::uint64_t word = hold_word.load(std::memory_order_relaxed);
     for (;;) {
-      if (word == hold_word::kSlow) return release_slow(file, holder, shared);
+      if (word == hold_word::kSlow) return false;
       // The last hold of the mode that sets the OS lock changes it.
       const bool changes_os =
           shared ? hold_word::count(word, false) == 0 &&
                        hold_word::count(word, true) == 1
                  : hold_word::count(word, false) == 1;
-      if (changes_os) return release_slow(file, holder, shared);
+      if (changes_os) return false;
       if (hold_word::update(hold_word, word, word - hold_word::unit(shared),
                             std::memory_order_release)) {
-        return;
-      }
-    }
-  }
-
-  // trim()
-  //
-  // Forgets the closed files kept for reopening and frees the spare states:
-  // for measuring what held files cost.
-  void trim() {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
-    spare_files_.clear();
-    spare_spellings_.clear();
-    // The fewest buckets for what is left: a table that once held many
-    // files would otherwise shrink on its next insertion (libstdc++).
-    files_.rehash(0);
-    spellings_.rehash(0);
-  }
-
-  // open_files()
-  //
-  // Returns the number of lock files this process holds open; 0 when no
-  // process-level lock is held or asked for.
-  std::size_t open_files() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return files_.size() + (unidentified_ != nullptr ? 1 : 0);
-  }
-
- private:
-  // Grants a repeat of a mode the calling thread holds, alone, in the fast
-  // mode of the file the request's key opened; nothing the kernel holds
-  // changes. Every other key's word says kSlow.
-  static bool try_fast_repeat(const lock_request& request,
-                              thread_tag self) noexcept {
-    if (!request.reentry_allowed) return false;
-    std::atomic<std::uint64_t>& hold_word = request.key.process_hold_word();
-    std::uint64_t word = hold_word.load(std::memory_order_relaxed);
-    for (;;) {
-      if (word == hold_word::kSlow || hold_word::holder(word) != self) {
-        return false;
-      }
-      // Shared is covered by any hold; exclusive only by exclusive.
-      if (!request.shared && hold_word::count(word, false) == 0) return false;
-      if (hold_word::count(word, request.shared) >= hold_word::kMost) {
-        return false;
-      }
-      if (hold_word::update(hold_word, word,
-                            word + hold_word::unit(request.shared),
-                            std::memory_order_acquire)) {
         return true;
       }
     }
