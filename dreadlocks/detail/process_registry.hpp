@@ -309,6 +309,8 @@ class process_registry {
     try {
       file.owners.add(self, request.shared);  // a second thread allocates
     } catch (...) {
+      // The OS lock may have been raised for this request alone.
+      drop_unneeded_os(file);
       abandon(file);
       throw;
     }
@@ -346,6 +348,12 @@ class process_registry {
       forget_orphan(file);
       return;
     }
+    drop_unneeded_os(file);
+    abandon(file);
+  }
+
+  // Lowers the OS lock to what the file's holds need, if it is stronger.
+  static void drop_unneeded_os(file_state& file) noexcept {
     const os_mode needed = file.exclusive_holds != 0 ? os_mode::exclusive
                            : file.shared_holds != 0  ? os_mode::shared
                                                      : os_mode::none;
@@ -355,7 +363,6 @@ class process_registry {
       file.os = needed;
       if (file.in_transition) file.changed_in_transition = true;
     }
-    abandon(file);
   }
 
   // A forked child is a new process and holds no locks: classic locks are
