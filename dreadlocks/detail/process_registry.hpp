@@ -21,8 +21,10 @@
 // identified (fstat) only once another file has to be compared with it.
 // A file closed with its last release keeps, for a while (the kIdleFiles
 // most recent), its state and the spelling that opened it, so that opening
-// it again through that spelling allocates nothing and skips the spelling
-// index; what it does on the file system is what a new spelling gets.
+// it again through that spelling allocates nothing, and through the very key
+// that opened it (a thread's recent keys hand it out again) skips the
+// spelling index too; what it does on the file system is what a new
+// spelling gets.
 //
 // A nested acquisition or release that changes nothing the kernel holds
 // takes a fast mode (detail/hold_word.hpp): while one thread alone holds a
@@ -46,6 +48,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cassert>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -398,6 +401,7 @@ class process_registry {
       for (native_file raced : file->raced) close_file(raced);
       file->file = invalid_file;
       file->raced.clear();
+      for (const lock_key& spelling : file->spellings) forget_opener(spelling);
       file->spellings.clear();
       file->orphaned = true;
       orphans_.push_back(std::move(file));
@@ -455,12 +459,11 @@ class process_registry {
     const std::uint64_t word =
         hold_word::make(only->thread, only->shared, only->exclusive);
     file.owners.clear();
-    // The key learns its file before its word names a holder: a thread
-    // reads the file only after the word has named it.
+    // The key has known its file since adopt_spelling(), before its word
+    // names a holder: a thread reads the file only after the word has
+    // named it.
     const lock_key& opener = file.spellings.front();
-    if (opener.registry_entry(lock_key::process_slot) != &file) {
-      opener.set_registry_entry(lock_key::process_slot, &file);
-    }
+    assert(opener.registry_entry(lock_key::process_slot) == &file);
     opener.process_hold_word().store(word, std::memory_order_release);
   }
 
@@ -472,9 +475,8 @@ class process_registry {
     // A closed file that this spelling opened last: reopened below, in its
     // old state, unless the spelling now names a file we hold.
     file_state* idle = nullptr;
-    if (auto known = spellings_.find(key_view(spelling));
-        known != spellings_.end()) {
-      file_state& file = *known->second;
+    if (file_state* known = find_spelling(spelling)) {
+      file_state& file = *known;
       if (!file.idle) {
         make_slow(file);
         ++file.users;
@@ -586,6 +588,19 @@ class process_registry {
     return file;
   }
 
+  // Returns the file state `spelling` leads to (open or idle), or nullptr.
+  // The key that opened a file points to its state (lock_key::
+  // registry_entry()) for as long as the state keeps it as a spelling, which
+  // spares the opener the hash table: what a cycle of lock and unlock on
+  // one path finds every time.
+  file_state* find_spelling(const lock_key& spelling) const noexcept {
+    if (void* opened = spelling.registry_entry(lock_key::process_slot)) {
+      return static_cast<file_state*>(opened);
+    }
+    const auto known = spellings_.find(key_view(spelling));
+    return known != spellings_.end() ? known->second : nullptr;
+  }
+
   file_state& adopt_spelling(file_state& file, const lock_key& spelling) {
     make_slow(file);
     ++file.users;
@@ -601,6 +616,9 @@ class process_registry {
         spellings_.insert(std::move(node));
       }
       file.spellings.push_back(spelling);  // reserved: cannot throw
+      if (file.spellings.size() == 1) {
+        spelling.set_registry_entry(lock_key::process_slot, &file);
+      }
     } catch (...) {
       abandon(file);
       throw;
@@ -760,9 +778,18 @@ class process_registry {
   }
 
   void drop_spelling(const lock_key& spelling) noexcept {
+    forget_opener(spelling);
     spelling_map::node_type node = spellings_.extract(key_view(spelling));
     if (spare_spellings_.size() < kSpares) {
       spare_spellings_.push_back(std::move(node));  // reserved
+    }
+  }
+
+  // Clears the pointer of a key to the state of the file it opened, as the
+  // state lets go of the key (see find_spelling()).
+  static void forget_opener(const lock_key& spelling) noexcept {
+    if (spelling.registry_entry(lock_key::process_slot) != nullptr) {
+      spelling.set_registry_entry(lock_key::process_slot, nullptr);
     }
   }
 

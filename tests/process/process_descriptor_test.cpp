@@ -187,6 +187,39 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(one_descriptor_per_held_file, Lock,
   }
 }
 
+// A key that opened a file finds the file's state again without the
+// registry's lookup (process_registry::find_spelling()). Once the closed
+// file's state is forgotten (more files were closed since, and trim() frees
+// the spares), the key must not lead to it any more: it opens the file
+// anew, and the lock really excludes another process.
+BOOST_AUTO_TEST_CASE_TEMPLATE(key_outliving_its_closed_file, Lock,
+                              dlt::file_locks) {
+  dlt::alarm_watchdog dog("key_outliving_its_closed_file", 20s);
+  const auto file = dlt::fresh_path("outlived-state");
+  dlt::prober<dlt::process_level_of<Lock>> other(file);
+  const std::size_t fds = dlt::open_descriptor_count();
+  const dreadlocks::lock_key key(file, "test");
+  const auto lock_through_key = [&] {
+    return Lock(key, dlt::mode(false), {}, "test");
+  };
+  lock_through_key().unlock();
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 24; ++i) {
+      Lock(dlt::fresh_path("evicting-" + std::to_string(i)), dlt::mode(true))
+          .unlock();
+    }
+    dreadlocks::detail::process_registry::instance().trim();
+    {
+      const Lock again = lock_through_key();
+      BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+      BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
+    }
+    BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+  }
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
+}
+
 // Would-block (another process holds the file) and recursive deadlock (a
 // non-reentrant repeat): the right error, and no extra descriptor.
 BOOST_AUTO_TEST_CASE_TEMPLATE(refusals_leave_no_descriptor, Lock,
