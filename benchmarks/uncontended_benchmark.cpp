@@ -31,6 +31,7 @@
 #endif
 
 #include "benchmarks/bench_support.hpp"
+#include "benchmarks/paired.hpp"
 #include "dreadlocks/dreadlocks.hpp"
 
 namespace {
@@ -58,16 +59,20 @@ dreadlocks::lock_options mode(bool shared) {
   return options;
 }
 
-// One guard constructed and destroyed per iteration, on the file `name`;
-// range(0) = 1 for shared.
+// One guard constructed and destroyed: what every case below repeats.
+template <class Lock>
+void lock_once(const std::filesystem::path& path,
+               const dreadlocks::lock_options& options) {
+  Lock lock(path, options);
+  benchmark::DoNotOptimize(lock);
+}
+
+// One guard per iteration, on the file `name`; range(0) = 1 for shared.
 template <class Lock>
 void uncontended(benchmark::State& state, const char* name) {
   const auto path = lock_file(name);
   const auto options = mode(state.range(0) != 0);
-  for (auto _ : state) {
-    Lock lock(path, options);
-    benchmark::DoNotOptimize(lock);
-  }
+  for (auto _ : state) lock_once<Lock>(path, options);
 }
 
 // --- thread level, uncontended ---------------------------------------------
@@ -147,16 +152,18 @@ void BM_baseline_boost_file_lock(benchmark::State& state) {
 // --- nested reentrant, inside a held lock ----------------------------------
 // range(0): the outer mode, range(1): the inner mode (1 = shared).
 
+dreadlocks::lock_options reentrant_mode(bool shared) {
+  auto options = mode(shared);
+  options.reentrant = true;
+  return options;
+}
+
 template <class Lock>
 void nested(benchmark::State& state, const char* name) {
   const auto path = lock_file(name);
   const Lock outer(path, mode(state.range(0) != 0));
-  auto inner_options = mode(state.range(1) != 0);
-  inner_options.reentrant = true;
-  for (auto _ : state) {
-    Lock inner(path, inner_options);
-    benchmark::DoNotOptimize(inner);
-  }
+  const auto inner = reentrant_mode(state.range(1) != 0);
+  for (auto _ : state) lock_once<Lock>(path, inner);
 }
 
 void BM_path_lock_nested(benchmark::State& state) {
@@ -165,6 +172,53 @@ void BM_path_lock_nested(benchmark::State& state) {
 
 void BM_thread_level_path_lock_nested(benchmark::State& state) {
   nested<dreadlocks::thread_level_path_lock>(state, "nested.lock");
+}
+
+// --- paired: a case and its baseline in alternating blocks (paired.hpp) ----
+// For the targets that lie close to their line, where the machine's drift
+// between two separately measured medians is as large as the margin.
+
+#if !DREADLOCKS_BENCH_THREADED
+// range(0) = 1 for shared. 32 cycles (some 50 us) per block.
+template <class Lock>
+void paired_with_raw_ofd(benchmark::State& state) {
+  const auto path = lock_file("process.lock");
+  const auto options = mode(state.range(0) != 0);
+  bool failed = false;
+  dreadlocks_bench::paired(
+      state, 32, [&] { lock_once<Lock>(path, options); },
+      [&] {
+        failed |=
+            !dreadlocks_bench::raw_ofd_cycle(path.c_str(), options.shared);
+      });
+  if (failed) state.SkipWithError("open or fcntl failed");
+}
+
+void BM_paired_process_level_path_lock_vs_raw_ofd(benchmark::State& state) {
+  paired_with_raw_ofd<dreadlocks::process_level_path_lock>(state);
+}
+
+void BM_paired_path_lock_vs_raw_ofd(benchmark::State& state) {
+  paired_with_raw_ofd<dreadlocks::path_lock>(state);
+}
+#endif
+
+// range(0): the outer mode, range(1): the inner mode (1 = shared), as in
+// nested(). Two files, so that the outer guards do not meet at the thread
+// level; names of one length, so that their keys cost the same. 1024
+// acquisitions (some 50 us) per block.
+void BM_paired_path_lock_nested_vs_thread_level(benchmark::State& state) {
+  const auto path = lock_file("nested-p.lock");
+  const auto thread_path = lock_file("nested-t.lock");
+  const auto outer = mode(state.range(0) != 0);
+  const dreadlocks::path_lock held(path, outer);
+  const dreadlocks::thread_level_path_lock thread_held(thread_path, outer);
+  const auto inner = reentrant_mode(state.range(1) != 0);
+  dreadlocks_bench::paired(
+      state, 1024, [&] { lock_once<dreadlocks::path_lock>(path, inner); },
+      [&] {
+        lock_once<dreadlocks::thread_level_path_lock>(thread_path, inner);
+      });
 }
 
 // Registers `fn` under `name`, with the suffix "_threaded" in the threaded
@@ -222,6 +276,19 @@ THREAD_LEVEL_BENCHMARK(BM_path_lock_nested)
     ->Args({0, 1})
     ->Args({1, 1});
 THREAD_LEVEL_BENCHMARK(BM_thread_level_path_lock_nested)
+    ->ArgNames({"outer_shared", "inner_shared"})
+    ->Args({0, 0})
+    ->Args({0, 1})
+    ->Args({1, 1});
+
+#if !DREADLOCKS_BENCH_THREADED
+BENCHMARK(BM_paired_process_level_path_lock_vs_raw_ofd)
+    ->ArgName("shared")
+    ->Arg(0)
+    ->Arg(1);
+BENCHMARK(BM_paired_path_lock_vs_raw_ofd)->ArgName("shared")->Arg(0)->Arg(1);
+#endif
+THREAD_LEVEL_BENCHMARK(BM_paired_path_lock_nested_vs_thread_level)
     ->ArgNames({"outer_shared", "inner_shared"})
     ->Args({0, 0})
     ->Args({0, 1})
