@@ -220,6 +220,40 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_outliving_its_closed_file, Lock,
   BOOST_TEST(dlt::open_lock_files() == 0u);
 }
 
+// The same key, when its path has come to name another file this thread
+// holds (renamed onto it) while the key's own closed file waits to be
+// reopened: the key joins the held file (its descriptor, no second one),
+// the closed file's state lets go of the key, and once everything is
+// released the key opens the path anew.
+BOOST_AUTO_TEST_CASE_TEMPLATE(key_joining_a_file_renamed_onto_its_path, Lock,
+                              dlt::file_locks) {
+  dlt::alarm_watchdog dog("key_joining_a_file_renamed_onto_its_path", 20s);
+  const auto file = dlt::fresh_path("renamed-onto");
+  const auto renamed = dlt::fresh_path("renamed-from");
+  dlt::prober<dlt::process_level_of<Lock>> other(file);
+  const std::size_t fds = dlt::open_descriptor_count();
+  const dreadlocks::lock_key key(file, "test");
+  for (int round = 0; round < 3; ++round) {
+    Lock(key, dlt::mode(false), {}, "test").unlock();
+    {
+      const Lock held(renamed, dlt::mode(false));
+      fs::rename(renamed, file);
+      const Lock joined(key, dlt::mode(false, true, true), {}, "test");
+      BOOST_TEST(joined.native_handle() == held.native_handle());
+      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+    }
+    BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
+    {
+      const Lock again(key, dlt::mode(false), {}, "test");
+      BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+      BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
+    }
+  }
+  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
+}
+
 // Would-block (another process holds the file) and recursive deadlock (a
 // non-reentrant repeat): the right error, and no extra descriptor.
 BOOST_AUTO_TEST_CASE_TEMPLATE(refusals_leave_no_descriptor, Lock,

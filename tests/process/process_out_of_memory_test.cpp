@@ -17,13 +17,17 @@
 
 namespace {
 
-// Set by a thread to have its own allocations fail.
+// Set by a thread to have its own allocations fail; counts the refusals.
 thread_local bool refuse_memory = false;
+thread_local int refused_allocations = 0;
 
 }  // namespace
 
 void* operator new(std::size_t size) {
-  if (refuse_memory) throw std::bad_alloc();
+  if (refuse_memory) {
+    ++refused_allocations;
+    throw std::bad_alloc();
+  }
   void* block = std::malloc(size == 0 ? 1 : size);
   if (block == nullptr) throw std::bad_alloc();
   return block;
@@ -50,6 +54,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_memory_drops_back, P,
     const process_only reader(file, dlt::mode(true));
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     bool refused = false;
+    int refusals = 0;
     std::thread([&] {
       // The key is made first: its block is this thread's first allocation
       // for the path. What is left to allocate is the second thread's entry
@@ -62,8 +67,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_memory_drops_back, P,
         refused = true;
       }
       refuse_memory = false;
+      refusals = refused_allocations;
     }).join();
     BOOST_TEST_REQUIRE(refused);
+    // One allocation asked for and refused: the owner table's, the last
+    // step of the acquisition.
+    BOOST_TEST(refusals == 1);
     // The reader's shared hold alone is left, and the OS lock with it.
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
