@@ -145,6 +145,16 @@ bool drop_permission_override() {
          ::setuid(nobody) == 0;
 }
 
+// Holds `file` exclusively through `key` for a moment: another process is
+// refused even a shared lock, and the file has one descriptor.
+template <class Lock, class Prober>
+void check_excludes_through_key(const dreadlocks::lock_key& key,
+                                const fs::path& file, Prober& other) {
+  const Lock held = dlt::lock_through<Lock>(key, dlt::mode(false));
+  BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
+  BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(process_descriptors)
@@ -199,21 +209,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_outliving_its_closed_file, Lock,
   dlt::prober<dlt::process_level_of<Lock>> other(file);
   const std::size_t fds = dlt::open_descriptor_count();
   const dreadlocks::lock_key key(file, "test");
-  const auto lock_through_key = [&] {
-    return Lock(key, dlt::mode(false), {}, "test");
-  };
-  lock_through_key().unlock();
+  dlt::lock_through<Lock>(key, dlt::mode(false)).unlock();
   for (int round = 0; round < 2; ++round) {
     for (int i = 0; i < 24; ++i) {
       Lock(dlt::fresh_path("evicting-" + std::to_string(i)), dlt::mode(true))
           .unlock();
     }
     dreadlocks::detail::process_registry::instance().trim();
-    {
-      const Lock again = lock_through_key();
-      BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
-      BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
-    }
+    check_excludes_through_key<Lock>(key, file, other);
     BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   }
   BOOST_TEST(dlt::open_descriptor_count() == fds);
@@ -234,21 +237,18 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_joining_a_file_renamed_onto_its_path, Lock,
   const std::size_t fds = dlt::open_descriptor_count();
   const dreadlocks::lock_key key(file, "test");
   for (int round = 0; round < 3; ++round) {
-    Lock(key, dlt::mode(false), {}, "test").unlock();
+    dlt::lock_through<Lock>(key, dlt::mode(false)).unlock();
     {
       const Lock held(renamed, dlt::mode(false));
       fs::rename(renamed, file);
-      const Lock joined(key, dlt::mode(false, true, true), {}, "test");
+      const Lock joined =
+          dlt::lock_through<Lock>(key, dlt::mode(false, true, true));
       BOOST_TEST(joined.native_handle() == held.native_handle());
       BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
       BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
     }
     BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-    {
-      const Lock again(key, dlt::mode(false), {}, "test");
-      BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
-      BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
-    }
+    check_excludes_through_key<Lock>(key, file, other);
   }
   BOOST_TEST(dlt::open_descriptor_count() == fds);
   BOOST_TEST(dlt::open_lock_files() == 0u);

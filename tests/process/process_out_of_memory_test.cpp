@@ -62,7 +62,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_memory_drops_back, P,
       const dreadlocks::lock_key key(file, "test");
       refuse_memory = true;
       try {
-        const process_only writer(key, dlt::mode(false, false), {}, "test");
+        const auto writer =
+            dlt::lock_through<process_only>(key, dlt::mode(false, false));
       } catch (const std::bad_alloc&) {
         refused = true;
       }

@@ -56,6 +56,14 @@ inline std::filesystem::path fresh_path(const std::string& stem) {
   return path;
 }
 
+// Lock, taken through an existing key (the constructor the library's own
+// guards and mutexes use) rather than a path.
+template <class Lock>
+Lock lock_through(const dreadlocks::lock_key& key,
+                  const dreadlocks::lock_options& options) {
+  return Lock(key, options, {}, "test");
+}
+
 // The lock files this process has open (one per file it holds, at any
 // level, however many holds).
 inline std::size_t open_lock_files() {
