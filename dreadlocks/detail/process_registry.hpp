@@ -94,7 +94,6 @@ class process_registry {
     // The keys of spellings_ that lead here; they own the text the views
     // in spellings_ point to.
     std::vector<lock_key> spellings;
-    std::vector<native_file> raced;  // see locate(); closed with `file`
     // The idle list (closed, users == 0), most recently released first.
     file_state* newer = nullptr;
     file_state* older = nullptr;
@@ -112,6 +111,8 @@ class process_registry {
   };
 
   using spelling_map = std::unordered_map<key_view, file_state*, key_view_hash>;
+  using file_map =
+      std::unordered_map<file_id, std::unique_ptr<file_state>, file_id_hash>;
 
   // What acquire() grants: the file, and the word its holds may be kept in
   // (in the block of the key that opened the file, alive while it is held).
@@ -179,6 +180,7 @@ class process_registry {
     while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
     spare_files_.clear();
     spare_spellings_.clear();
+    spare_file_nodes_.clear();
     // The fewest buckets for what is left: a table that once held many
     // files would otherwise shrink on its next insertion (libstdc++).
     files_.rehash(0);
@@ -379,6 +381,7 @@ class process_registry {
     // Reserved so that keeping a spare never allocates in a noexcept path.
     spare_files_.reserve(kSpares);
     spare_spellings_.reserve(kSpares);
+    spare_file_nodes_.reserve(kSpares);
     ::pthread_atfork([] { instance().mutex_.lock(); },
                      [] { instance().mutex_.unlock(); },
                      [] {
@@ -398,15 +401,15 @@ class process_registry {
     const auto orphan = [&](std::unique_ptr<file_state>& file) {
       make_slow(*file);  // its orphaned guards release through the mutex
       close_file(file->file);
-      for (native_file raced : file->raced) close_file(raced);
       file->file = invalid_file;
-      file->raced.clear();
       for (const lock_key& spelling : file->spellings) forget_opener(spelling);
       file->spellings.clear();
       file->orphaned = true;
       orphans_.push_back(std::move(file));
     };
     while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
+    for (const raced_descriptor& raced : raced_) close_file(raced.descriptor);
+    raced_.clear();
     for (auto& [id, file] : files_) orphan(file);
     if (unidentified_ != nullptr) orphan(unidentified_);
     files_.clear();
@@ -469,6 +472,13 @@ class process_registry {
 
   // Finds or opens the file a request names, counts the request as one of
   // its users and takes the file out of the fast mode.
+  //
+  // Allocates first, changes after: everything the registry may need to
+  // record the file (a file state, table nodes and buckets, a slot for a
+  // raced descriptor) is allocated before the first change to the registry
+  // and before a descriptor is opened, so that std::bad_alloc can only come
+  // while there is nothing to undo. The steps after the file is opened
+  // allocate nothing.
   file_state& locate(const lock_request& request, lock_kind kind,
                      bool stat_before_open) {
     const lock_key& spelling = request.key;
@@ -487,6 +497,7 @@ class process_registry {
     const char* path = request.key.c_str();
     // Only a file this process holds open could be opened a second time.
     const bool holding = files_.size() + (unidentified_ != nullptr) != 0;
+    reserve_for_new_file(spelling, holding, idle == nullptr);
     file_id id{};
     int error = 0;
     if (holding) {
@@ -521,20 +532,16 @@ class process_registry {
         if (file.kind == lock_kind::ofd) {
           close_file(opened);
         } else {
-          file.raced.push_back(opened);
+          raced_.push_back({&file, opened});  // reserved: cannot throw
         }
         if (idle != nullptr) forget_idle(*idle);
         return adopt_spelling(file, spelling);
       }
     }
-    std::unique_ptr<file_state> file;
-    try {
-      if (holding) files_.reserve(files_.size() + 1);
-      file = idle != nullptr ? wake(*idle) : fresh_file_state();
-    } catch (...) {
-      close_file(opened);
-      throw;
-    }
+    // Nothing below allocates: the state, its spelling's room and the
+    // table's node and buckets were made by reserve_for_new_file().
+    std::unique_ptr<file_state> file =
+        idle != nullptr ? wake(*idle) : take_spare(spare_files_);
     file->id = id;
     file->identified = holding;
     file->file = opened;
@@ -543,15 +550,7 @@ class process_registry {
                      : kind;
     file_state& state = *file;
     if (holding) {
-      // Reserved above: the node is allocated before `file` is moved, and
-      // no rehash follows, so a throw leaves `file` (and `opened`) here.
-      try {
-        files_.emplace(id, std::move(file));
-      } catch (...) {
-        close_file(opened);
-        if (idle != nullptr) rest(std::move(file));
-        throw;
-      }
+      insert_file(id, std::move(file));
     } else {
       unidentified_ = std::move(file);
     }
@@ -562,30 +561,78 @@ class process_registry {
     return adopt_spelling(state, spelling);
   }
 
+  // Makes what locate() may need to record a file it has not seen, so that
+  // nothing it does after opening the file can fail: unless an idle state
+  // is woken, a spare file state with room for one spelling and a spelling
+  // node with room for it in the table; while other files are held, two
+  // file nodes and the buckets for them (the file opened alone, identified
+  // now, and the new one) and a slot for a raced descriptor. What is not
+  // used is kept as a spare. Throws std::bad_alloc, having changed nothing
+  // but the spares.
+  void reserve_for_new_file(const lock_key& spelling, bool holding,
+                            bool needs_state) {
+    // A woken idle state keeps its spelling; one that turns out to name a
+    // held file goes through adopt_spelling(), which allocates first too.
+    if (needs_state) {
+      if (spare_files_.empty()) {
+        auto file = std::make_unique<file_state>();
+        file->changed = &conditions_[next_condition_++ % kConditions];
+        file->spellings.reserve(1);
+        spare_files_.push_back(std::move(file));  // reserved: cannot throw
+      }
+      reserve_spelling(spelling);
+    }
+    if (holding) {
+      files_.reserve(files_.size() + 2);
+      while (spare_file_nodes_.size() < 2) {
+        file_map scratch;
+        scratch.emplace(file_id{}, nullptr);
+        spare_file_nodes_.push_back(scratch.extract(scratch.begin()));
+      }
+      raced_.reserve(raced_.size() + 1);
+    }
+  }
+
+  // Makes a spare node and room in the table for one more spelling.
+  void reserve_spelling(const lock_key& spelling) {
+    spellings_.reserve(spellings_.size() + 1);
+    if (spare_spellings_.empty()) {
+      spelling_map scratch;
+      scratch.emplace(key_view(spelling), nullptr);
+      spare_spellings_.push_back(scratch.extract(scratch.begin()));
+    }
+  }
+
+  // Records an open file under its (device, inode) in a node and buckets
+  // made beforehand (reserve_for_new_file()).
+  void insert_file(const file_id& id, std::unique_ptr<file_state> file) noexcept {
+    assert(!spare_file_nodes_.empty());
+    file_map::node_type node = take_spare(spare_file_nodes_);
+    node.key() = id;
+    node.mapped() = std::move(file);
+    files_.insert(std::move(node));  // buckets reserved: no rehash
+  }
+
+  // Takes the last of `spares`, which must not be empty.
+  template <class Spare>
+  static Spare take_spare(std::vector<Spare>& spares) noexcept {
+    Spare spare = std::move(spares.back());
+    spares.pop_back();
+    return spare;
+  }
+
   // Gives the file opened while nothing else was held its (device, inode),
   // so that a new spelling can be compared with it. If fstat fails (only
-  // if the user closed native_handle()), it stays unidentified.
-  void identify_unidentified() {
+  // if the user closed native_handle()), it stays unidentified. Needs what
+  // reserve_for_new_file() makes for a process that holds a file.
+  void identify_unidentified() noexcept {
     if (unidentified_ == nullptr) return;
     file_id id{};
     int error = 0;
     if (!identify_file(unidentified_->file, id, error)) return;
-    files_.reserve(files_.size() + 1);  // may throw; then nothing changed
     unidentified_->id = id;
     unidentified_->identified = true;
-    files_.emplace(id, std::move(unidentified_));
-  }
-
-  // Returns a file state in its initial state, a spare one if any.
-  std::unique_ptr<file_state> fresh_file_state() {
-    if (spare_files_.empty()) {
-      auto file = std::make_unique<file_state>();
-      file->changed = &conditions_[next_condition_++ % kConditions];
-      return file;
-    }
-    std::unique_ptr<file_state> file = std::move(spare_files_.back());
-    spare_files_.pop_back();
-    return file;
+    insert_file(id, std::move(unidentified_));
   }
 
   // Returns the file state `spelling` leads to (open or idle), or nullptr.
@@ -601,27 +648,21 @@ class process_registry {
     return known != spellings_.end() ? known->second : nullptr;
   }
 
+  // Makes `spelling` lead to `file` and counts it as a user of the file.
+  // Allocates first (room in the file's spellings and in the table, a node
+  // when no spare is left), changes after. Throws std::bad_alloc, having changed nothing.
   file_state& adopt_spelling(file_state& file, const lock_key& spelling) {
+    file.spellings.reserve(file.spellings.size() + 1);
+    reserve_spelling(spelling);
     make_slow(file);
     ++file.users;
-    try {
-      file.spellings.reserve(file.spellings.size() + 1);
-      if (spare_spellings_.empty()) {
-        spellings_.emplace(key_view(spelling), &file);
-      } else {
-        spelling_map::node_type node = std::move(spare_spellings_.back());
-        spare_spellings_.pop_back();
-        node.key() = key_view(spelling);
-        node.mapped() = &file;
-        spellings_.insert(std::move(node));
-      }
-      file.spellings.push_back(spelling);  // reserved: cannot throw
-      if (file.spellings.size() == 1) {
-        spelling.set_registry_entry(lock_key::process_slot, &file);
-      }
-    } catch (...) {
-      abandon(file);
-      throw;
+    spelling_map::node_type node = take_spare(spare_spellings_);
+    node.key() = key_view(spelling);
+    node.mapped() = &file;
+    spellings_.insert(std::move(node));
+    file.spellings.push_back(spelling);  // reserved: cannot throw
+    if (file.spellings.size() == 1) {
+      spelling.set_registry_entry(lock_key::process_slot, &file);
     }
     return file;
   }
@@ -712,8 +753,7 @@ class process_registry {
       set_file_lock(file.file, file.kind, os_mode::none, false);
     }
     close_file(file.file);
-    for (native_file raced : file.raced) close_file(raced);
-    file.raced.clear();
+    close_raced(file);
     // Only the spelling that opened the file may lead to it once closed:
     // the others were checked against it only while it was held.
     while (file.spellings.size() > 1) {
@@ -722,11 +762,28 @@ class process_registry {
     }
     std::unique_ptr<file_state> owned;
     if (file.identified) {
-      owned = std::move(files_.extract(file.id).mapped());
+      file_map::node_type node = files_.extract(file.id);
+      owned = std::move(node.mapped());
+      if (spare_file_nodes_.size() < kSpares) {
+        spare_file_nodes_.push_back(std::move(node));  // reserved
+      }
     } else {
       owned = std::move(unidentified_);
     }
     rest(std::move(owned));
+  }
+
+  // Closes the descriptors raced onto `file` (see raced_), as it closes.
+  void close_raced(const file_state& file) noexcept {
+    for (std::size_t i = 0; i < raced_.size();) {
+      if (raced_[i].file == &file) {
+        close_file(raced_[i].descriptor);
+        raced_[i] = raced_.back();
+        raced_.pop_back();
+      } else {
+        ++i;
+      }
+    }
   }
 
   // Lays a closed file state (no user, one spelling) to rest at the head of
@@ -805,8 +862,7 @@ class process_registry {
   std::size_t next_condition_ = 0;
   // The open files: identified ones by (device, inode), and at most one
   // opened while no other file was (see locate()).
-  std::unordered_map<file_id, std::unique_ptr<file_state>, file_id_hash>
-      files_;
+  file_map files_;
   std::unique_ptr<file_state> unidentified_;
   spelling_map spellings_;
   file_state* idle_newest_ = nullptr;
@@ -814,6 +870,17 @@ class process_registry {
   std::size_t idle_count_ = 0;
   std::vector<std::unique_ptr<file_state>> spare_files_;
   std::vector<spelling_map::node_type> spare_spellings_;
+  std::vector<file_map::node_type> spare_file_nodes_;
+  // Descriptors opened to a held file by a spelling renamed onto it while
+  // it was looked up (see locate()): closing one would release the file's
+  // classic lock, so they stay open until the file is closed. Rare; kept
+  // here rather than per file so that locate() can make room for one
+  // before it opens anything.
+  struct raced_descriptor {
+    file_state* file;
+    native_file descriptor;
+  };
+  std::vector<raced_descriptor> raced_;
   std::vector<std::unique_ptr<file_state>> orphans_;
   std::atomic<bool> ofd_refused_{false};
 };
