@@ -497,7 +497,10 @@ class process_registry {
     const char* path = request.key.c_str();
     // Only a file this process holds open could be opened a second time.
     const bool holding = files_.size() + (unidentified_ != nullptr) != 0;
-    reserve_for_new_file(spelling, holding, idle == nullptr);
+    // A cycle on one path wakes its idle state and needs nothing new.
+    if (idle == nullptr || holding) {
+      reserve_for_new_file(spelling, holding, idle == nullptr);
+    }
     file_id id{};
     int error = 0;
     if (holding) {
@@ -753,7 +756,7 @@ class process_registry {
       set_file_lock(file.file, file.kind, os_mode::none, false);
     }
     close_file(file.file);
-    close_raced(file);
+    if (!raced_.empty()) close_raced(file);
     // Only the spelling that opened the file may lead to it once closed:
     // the others were checked against it only while it was held.
     while (file.spellings.size() > 1) {
