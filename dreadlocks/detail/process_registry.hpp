@@ -94,7 +94,8 @@ class process_registry {
     // The keys of spellings_ that lead here; they own the text the views
     // in spellings_ point to.
     std::vector<lock_key> spellings;
-    // The idle list (closed, users == 0), most recently released first.
+    // The idle list (closed, users == 0), most recently released first; or
+    // the orphans' list (see after_fork()).
     file_state* newer = nullptr;
     file_state* older = nullptr;
     // Blocking requests left that wait in the kernel without asking first
@@ -405,7 +406,13 @@ class process_registry {
       for (const lock_key& spelling : file->spellings) forget_opener(spelling);
       file->spellings.clear();
       file->orphaned = true;
-      orphans_.push_back(std::move(file));
+      // Kept on a list threaded through the idle list's links, which an
+      // open file does not use: a fork handler must not allocate.
+      file_state* const state = file.release();
+      state->newer = nullptr;
+      state->older = orphans_;
+      if (orphans_ != nullptr) orphans_->newer = state;
+      orphans_ = state;
     };
     while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
     for (const raced_descriptor& raced : raced_) close_file(raced.descriptor);
@@ -418,13 +425,9 @@ class process_registry {
 
   void forget_orphan(file_state& file) noexcept {
     if (--file.users != 0) return;
-    for (auto& orphan : orphans_) {
-      if (orphan.get() == &file) {
-        orphan = std::move(orphans_.back());
-        orphans_.pop_back();
-        return;
-      }
-    }
+    (file.newer != nullptr ? file.newer->older : orphans_) = file.older;
+    if (file.older != nullptr) file.older->newer = file.newer;
+    delete &file;
   }
 
   // Moves the word's holds into the counts, the owner table and `users`,
@@ -884,7 +887,9 @@ class process_registry {
     native_file descriptor;
   };
   std::vector<raced_descriptor> raced_;
-  std::vector<std::unique_ptr<file_state>> orphans_;
+  // The states inherited through fork() that guards still hold (see
+  // after_fork()), linked through `newer` and `older`.
+  file_state* orphans_ = nullptr;
   std::atomic<bool> ofd_refused_{false};
 };
 
