@@ -56,9 +56,10 @@ class lock_key {
   // std::string, std::string_view or C string (a std::filesystem::path is
   // built only where the text must be converted or normalized). Throws
   // std::system_error(errc::invalid_argument) for an empty path or one
-  // holding a NUL character, naming `operation` and the path;
-  // std::filesystem::filesystem_error if the current directory cannot be
-  // read for a relative path.
+  // holding a NUL character, naming `operation` and the path; a
+  // std::system_error with the OS error (ENOENT for a deleted directory)
+  // if the current directory cannot be read for a relative path, naming
+  // `operation` and the path.
   template <class Path,
             class = std::enable_if_t<detail::is_path_argument_v<Path>>>
   lock_key(const Path& path, const char* operation)
@@ -376,7 +377,16 @@ class lock_key {
               "\" contains a NUL character");
     }
     if (path.is_absolute()) return path.lexically_normal();
-    return (std::filesystem::current_path() / path).lexically_normal();
+    // The current directory may have been deleted: say which operation and
+    // which path could not be resolved, not only "cannot get current path".
+    std::error_code error;
+    const std::filesystem::path here = std::filesystem::current_path(error);
+    if (error) {
+      throw std::system_error(
+          error, std::string(operation) + ": cannot resolve relative path \"" +
+                     path.string() + "\": cannot get the current directory");
+    }
+    return (here / path).lexically_normal();
   }
 
   text_block* block_;

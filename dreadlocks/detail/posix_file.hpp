@@ -54,13 +54,83 @@ struct file_id_hash {
   }
 };
 
-// Opens (creating if missing, never truncating) the lock file at `path`.
-// Returns the descriptor, or invalid_file with `error` set.
-inline native_file open_lock_file(const char* path, int& error) noexcept {
+// The rounds open_lock_file() makes before it gives up on a file that
+// keeps vanishing between its open and its exclusive create: another
+// process creating and deleting it in a loop must not make it spin.
+inline constexpr int open_rounds = 4;
+
+// Opens `path` with `flags` (and `mode` if creating), retrying EINTR.
+// Returns the descriptor, or -1 with errno set.
+inline int open_retrying(const char* path, int flags, mode_t mode) noexcept {
   for (;;) {
-    const int fd = ::open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
-    if (fd >= 0) return fd;
-    if (errno != EINTR) {
+    const int fd = ::open(path, flags, mode);
+    if (fd >= 0 || errno != EINTR) return fd;
+  }
+}
+
+// Moves `fd` to a descriptor of 3 or more if it is 0, 1 or 2, closing the
+// low one: a program started with stderr closed would otherwise get its
+// lock file there and write its messages into it. Returns the descriptor
+// to use, or invalid_file with `error` set (the low one closed as well).
+inline native_file above_standard_streams(int fd, int& error) noexcept {
+  if (fd > STDERR_FILENO) return fd;
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  const int saved = errno;
+  ::close(fd);
+  if (moved < 0) {
+    error = saved;
+    return invalid_file;
+  }
+  return moved;
+}
+
+// True if `path` itself (not what it points to) is a symbolic link.
+inline bool is_symlink(const char* path) noexcept {
+  struct ::stat info;
+  return ::lstat(path, &info) == 0 && S_ISLNK(info.st_mode);
+}
+
+// open_lock_file()
+//
+// Opens the lock file at `path` for reading and writing, creating it if it
+// is missing, but never through a symbolic link: a file that exists
+// (through any symlinks) is opened without O_CREAT; a missing one is
+// created with O_CREAT | O_EXCL (mode 0666, masked by the umask), which
+// does not follow a symlink at `path`. So a dangling symlink another user
+// planted in a shared directory cannot make this process create its
+// target. If the exclusive create finds something there (another process
+// created the file meanwhile, or `path` is a dangling symlink), the file
+// is opened again without O_CREAT; if that finds nothing while `path` is
+// a symlink, it is a dangling one. Never truncates; never returns 0, 1 or
+// 2 (above_standard_streams()).
+// Returns the descriptor, or invalid_file with `error` set; for a dangling
+// symlink, `error` is ENOENT and `dangling_symlink` is set. A file that
+// vanishes between open and create `open_rounds` times gives ENOENT.
+inline native_file open_lock_file(const char* path, int& error,
+                                  bool& dangling_symlink) noexcept {
+  dangling_symlink = false;
+  constexpr int common = O_RDWR | O_CLOEXEC | O_NOCTTY;
+  for (int round = 0;; ++round) {
+    int fd = open_retrying(path, common, 0);
+    if (fd >= 0) return above_standard_streams(fd, error);
+    if (errno != ENOENT) {
+      error = errno;
+      return invalid_file;
+    }
+    // After an exclusive create refused with EEXIST, nothing to open means
+    // a symlink to nothing, unless the file was deleted in between.
+    if (round > 0 && is_symlink(path)) {
+      dangling_symlink = true;
+      error = ENOENT;
+      return invalid_file;
+    }
+    if (round + 1 == open_rounds) {
+      error = ENOENT;
+      return invalid_file;
+    }
+    fd = open_retrying(path, common | O_CREAT | O_EXCL, 0666);
+    if (fd >= 0) return above_standard_streams(fd, error);
+    if (errno != EEXIST) {
       error = errno;
       return invalid_file;
     }

@@ -515,11 +515,15 @@ class process_registry {
         }
       }
     }
-    const native_file opened = open_lock_file(path, error);
+    bool dangling = false;
+    const native_file opened = open_lock_file(path, error, dangling);
     if (opened == invalid_file) {
-      throw std::system_error(error, std::generic_category(),
-                              std::string(request.operation) +
-                                  ": cannot open lock file \"" + path + "\"");
+      throw std::system_error(
+          error, std::generic_category(),
+          std::string(request.operation) + ": cannot open lock file \"" +
+              path + "\"" +
+              (dangling ? " (a dangling symlink; its target is not created)"
+                        : ""));
     }
     if (holding) {
       if (!identify_file(opened, id, error)) {

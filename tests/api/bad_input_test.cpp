@@ -1,9 +1,9 @@
 // tests/api/bad_input_test.cpp
 //
 // SPEC §2 "bad input" and "failure": an empty path, a path with a NUL, a
-// directory, a missing parent or a too-long name give a std::system_error
-// naming the path and the reason, and leave nothing behind in either
-// registry. thread_level_path_lock never touches the file system.
+// directory, a missing parent, a too-long name or a relative path while the
+// current directory is deleted give a std::system_error naming the path and
+// the reason, and leave nothing behind in either registry. thread_level_path_lock never touches the file system.
 
 #define BOOST_TEST_MODULE dreadlocks_api_bad_input
 
@@ -175,6 +175,50 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(file_as_parent_is_refused, L,
   const std::system_error e = expect_system_error<L>(blocker / "x.lock");
   BOOST_TEST((e.code() == std::errc::not_a_directory), e.what());
   BOOST_TEST(contains(e.what(), (blocker / "x.lock").string()), e.what());
+}
+
+// Enters a new directory and deletes it, so that the current directory
+// cannot be read; the destructor goes back where the test was.
+class in_deleted_directory {
+ public:
+  in_deleted_directory() : previous_(fs::current_path()) {
+    const fs::path dir = dreadlocks_test::unique_path("deleted-cwd");
+    fs::create_directory(dir);
+    fs::current_path(dir);
+    fs::remove(dir);
+  }
+  ~in_deleted_directory() { fs::current_path(previous_); }
+  in_deleted_directory(const in_deleted_directory&) = delete;
+  in_deleted_directory& operator=(const in_deleted_directory&) = delete;
+
+ private:
+  fs::path previous_;
+};
+
+// A relative path while the current directory has been deleted cannot be
+// made absolute: the error names the operation, the path and the reason
+// (not a bare "cannot get current path"), and nothing is created.
+BOOST_AUTO_TEST_CASE_TEMPLATE(relative_path_in_deleted_directory_is_refused,
+                              L, all_aliases) {
+  const std::string relative = "in-deleted-directory.lock";
+  std::string what;
+  {
+    in_deleted_directory gone;
+    for (const bool shared : {false, true}) {
+      const std::system_error e =
+          expect_system_error<L>(relative, {.shared = shared});
+      BOOST_TEST((e.code() == std::errc::no_such_file_or_directory),
+                 e.what());
+      BOOST_TEST(contains(e.what(), "basic_path_lock::basic_path_lock"),
+                 e.what());
+      BOOST_TEST(contains(e.what(), "\"" + relative + "\""), e.what());
+      BOOST_TEST(contains(e.what(), "current directory"), e.what());
+      BOOST_TEST(contains(e.what(), std::generic_category().message(ENOENT)),
+                 e.what());
+    }
+  }
+  BOOST_TEST(!fs::exists(relative));
+  expect_usable_afterwards<L>();
 }
 
 // ---- thread_level_path_lock never touches the file system ----

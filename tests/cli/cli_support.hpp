@@ -181,7 +181,8 @@ class test_pipe {
   std::string buffer_;
 };
 
-// A descriptor the child gets: `parent_fd` becomes `child_fd`.
+// A descriptor the child gets: `parent_fd` becomes `child_fd`; a negative
+// `parent_fd` closes `child_fd` instead (dreadlock started with it closed).
 struct descriptor_mapping {
   int child_fd;
   int parent_fd;
@@ -254,7 +255,11 @@ class dreadlock_process {
       sources.push_back(::fcntl(mapping.parent_fd, F_DUPFD_CLOEXEC, 100));
     }
     for (std::size_t i = 0; i < descriptors.size(); ++i) {
-      ::dup2(sources[i], descriptors[i].child_fd);
+      if (descriptors[i].parent_fd < 0) {
+        ::close(descriptors[i].child_fd);
+      } else {
+        ::dup2(sources[i], descriptors[i].child_fd);
+      }
     }
     if (!directory.empty() && ::chdir(directory.c_str()) != 0) return 97;
     const std::string binary = dreadlock_binary().string();

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +25,22 @@
 namespace {
 
 using namespace dreadlock_cli;
+
+// Opens /dev/null on each of descriptors 0, 1 and 2 that is closed.
+// Started with one closed (cron jobs and daemons often are), the next
+// open() would land there: the lock file on 2 would take the messages meant
+// for stderr, at offset 0 of the file. If /dev/null cannot be opened,
+// carries on: the library never puts a lock file on 0-2 either.
+void fill_standard_descriptors() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    // open() returns the lowest free descriptor: `fd` itself, as the ones
+    // below it are open by now. Anything else is not ours to keep.
+    const int opened = ::open("/dev/null", O_RDWR | O_NOCTTY);
+    if (opened >= 0 && opened != fd) ::close(opened);
+    if (opened != fd) return;
+  }
+}
 
 // `bazel run` starts a binary in its runfiles directory and says where the
 // user was in BUILD_WORKING_DIRECTORY; go back there, so that a relative
@@ -98,6 +115,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fill_standard_descriptors();
   leave_bazel_runfiles();
   try {
     return run(argc, argv);
