@@ -45,8 +45,6 @@
 #ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cassert>
@@ -64,6 +62,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dreadlocks/detail/fork_safe_instance.hpp"
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
@@ -126,8 +125,7 @@ class process_registry {
   // never destroyed, so that guards released from static destructors still
   // find it.
   static process_registry& instance() {
-    static process_registry* const registry = new process_registry;
-    return *registry;
+    return fork_safe_instance<process_registry, process_registry_slot>::get();
   }
 
   // acquire()
@@ -374,18 +372,16 @@ class process_registry {
   // descriptors (which leaves the parent's locks alone) and starts empty;
   // its copies of guards release into orphaned states without touching the
   // OS. The mutex is held across fork() so that the child never
-  // inherits it locked by a thread that does not exist there.
+  // inherits it locked by a thread that does not exist there: the fork
+  // handlers of detail/fork_safe_instance.hpp lock it and run after_fork()
+  // (registered before the registry is made, so that a fork during its
+  // making cannot leave the child without it or stuck).
   process_registry() {
     // Reserved so that keeping a spare never allocates in a noexcept path.
     spare_files_.reserve(kSpares);
     spare_spellings_.reserve(kSpares);
-    ::pthread_atfork([] { instance().mutex_.lock(); },
-                     [] { instance().mutex_.unlock(); },
-                     [] {
-                       instance().after_fork();
-                       instance().mutex_.unlock();
-                     });
   }
+  friend class fork_safe_instance<process_registry, process_registry_slot>;
 
   void after_fork() noexcept {
     // The condition variables are shared by keys, and a parent's thread may

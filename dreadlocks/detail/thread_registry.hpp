@@ -28,8 +28,6 @@
 #ifndef DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -39,6 +37,7 @@
 #include <new>
 #include <unordered_map>
 
+#include "dreadlocks/detail/fork_safe_instance.hpp"
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
@@ -73,8 +72,7 @@ class thread_registry {
   // Returns the process's registry. It is never destroyed, so that guards
   // released from static destructors still find it.
   static thread_registry& instance() {
-    static thread_registry* const registry = new thread_registry;
-    return *registry;
+    return fork_safe_instance<thread_registry, thread_registry_slot>::get();
   }
 
   // generation()
@@ -334,15 +332,12 @@ class thread_registry {
   // the thread that forked: every entry starts afresh there, and the
   // child's copies of guards are orphans of an older generation whose
   // release touches nothing. The mutex is held across fork() so that the
-  // child never inherits it locked by a thread that does not exist there.
-  thread_registry() {
-    ::pthread_atfork([] { instance().mutex_.lock(); },
-                     [] { instance().mutex_.unlock(); },
-                     [] {
-                       instance().after_fork();
-                       instance().mutex_.unlock();
-                     });
-  }
+  // child never inherits it locked by a thread that does not exist there:
+  // the fork handlers of detail/fork_safe_instance.hpp lock it and run
+  // after_fork() (registered before the registry is made, so that a fork
+  // during its making cannot leave the child without it or stuck).
+  thread_registry() = default;
+  friend class fork_safe_instance<thread_registry, thread_registry_slot>;
 
   void after_fork() noexcept {
     ++generation_;
