@@ -20,7 +20,9 @@
 //   registry (and makes its own on first use) or the finished one: never a
 //   half-made one, and never a "construction in progress" mark, because
 //   there is none to inherit (no function-local static guards the
-//   instance; a fork cannot complete while a registry is being made).
+//   instance; a fork cannot complete while a registry is being published).
+// - A fork() waits for nothing but the few stores of a publication in
+//   flight (and, as before, for the registry mutexes).
 //
 // Why each step is ordered as it is (and what a function-local static got
 // wrong): a `static T* const p = new T;` keeps a guard variable "in
@@ -41,19 +43,26 @@
 //    Threads that race on first use may each register (the flag is read
 //    before and set after): the handlers are idempotent per fork through
 //    the depth counter below. A fork() after a thread found the flag false
-//    but before its registration completed happens while no creation is in
-//    flight (that thread takes the creation mutex only afterwards): the
+//    but before its registration completed happens while that thread
+//    publishes nothing (it takes the creation mutex only afterwards): the
 //    child has no registry and makes its own, registering its own handlers.
 //    The child handler sets the flag, since it running proves that a
 //    registration exists in the child.
-// 3. Creation holds the creation mutex from the re-check of the published
-//    pointer to its release store. The prepare handler locks the creation
-//    mutex first: a fork() taken while a registry is being made waits for
-//    the creation to finish (creation only allocates: it neither forks, nor
-//    registers handlers, nor waits for anything but memory; glibc's malloc
-//    is usable in prepare handlers, its own fork locks come after them).
-//    With the creation mutex held no registry can appear, so the handlers
-//    see a fixed set of registries from prepare to parent/child.
+// 3. A registry is made (allocated and constructed) BEFORE the creation
+//    mutex is taken, and published under it: the mutex covers only the
+//    re-check of the published pointer, the stores of the fork functions
+//    and the release store of the pointer, which call nothing. The prepare
+//    handler locks the creation mutex first, so a fork() asked for during a
+//    publication waits a few instructions for it, and with the mutex held
+//    no registry can appear: the handlers see a fixed set of registries
+//    from prepare to parent/child. Making the registry outside the mutex
+//    matters: `new` may take locks of its own (a replaced operator new, an
+//    allocator whose prepare handler, registered after ours, runs before
+//    ours and locks its arenas), and a fork waiting for the creation mutex
+//    must never wait for an allocation. A fork while a registry is being
+//    made outside the mutex gives a child in which it is not published:
+//    the child makes its own. Threads that race on first use may each make
+//    one; the losers delete theirs, after the mutex is released.
 // 4. Then each made registry's mutex, in slot order (thread registry, then
 //    process registry); parent and child release in reverse order. No code
 //    path holds a registry mutex while it takes the creation mutex or the
@@ -74,6 +83,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <new>
 
@@ -132,7 +142,7 @@ class fork_safe_instances {
  private:
   static void prepare() noexcept {
     if (fork_depth_.fetch_add(1, std::memory_order_relaxed) != 0) return;
-    creation_mutex_.lock();  // step 3: waits for a creation in flight
+    creation_mutex_.lock();  // step 3: waits for a publication in flight
     for (fork_safe_entry& each : slots_) {  // step 4
       if (void* made = each.instance.load(std::memory_order_relaxed)) {
         each.lock(made);
@@ -183,15 +193,18 @@ class fork_safe_instance : fork_safe_instances {
   }
 
  private:
-  // Out of line, so that get() stays one load and a branch where inlined.
-  [[gnu::noinline]] static Registry& create() {
+  // Out of line and cold, so that get() stays one load and a branch where
+  // inlined.
+  [[gnu::noinline, gnu::cold]] static Registry& create() {
     register_handlers();  // step 2: before the creation mutex
-    const std::lock_guard<std::mutex> creating(creation_mutex_);
+    // Step 3: made before the creation mutex; deleted after it is released
+    // if another thread published one first. Throws: nothing published.
+    std::unique_ptr<Registry> fresh(new Registry);
+    const std::lock_guard<std::mutex> publishing(creation_mutex_);
     fork_safe_entry& mine = slots_[Slot];
     if (void* made = mine.instance.load(std::memory_order_relaxed)) {
-      return *static_cast<Registry*>(made);  // another thread made it
+      return *static_cast<Registry*>(made);  // another thread's
     }
-    auto* made = new Registry;  // throws: nothing published
     mine.lock = [](void* registry) noexcept {
       static_cast<Registry*>(registry)->mutex_.lock();
     };
@@ -201,9 +214,11 @@ class fork_safe_instance : fork_safe_instances {
     mine.after_fork = [](void* registry) noexcept {
       static_cast<Registry*>(registry)->after_fork();
     };
+    Registry* const made = fresh.release();
     mine.instance.store(made, std::memory_order_release);
     return *made;
   }
+
 };
 
 }  // namespace dreadlocks::detail

@@ -106,7 +106,10 @@ class process_registry {
     os_mode transition_to = os_mode::none;  // ...for this mode
     bool changed_in_transition = false;  // a release touched the OS lock
     bool identified = false;  // `id` is known and the file is in files_
-    bool orphaned = false;  // inherited through fork(); see after_fork()
+    // Inherited through fork(); see after_fork(). Read without the mutex
+    // by release(), possibly while a fork waits for the mutex (hence
+    // atomic); set only by the child's fork handler.
+    std::atomic<bool> orphaned{false};
     bool idle = false;
   };
 
@@ -164,7 +167,10 @@ class process_registry {
     // the child's own holds now (or gone with the key); the orphaned state
     // alone is its to release. `orphaned` is set only in the child's fork
     // handler, before the child has a second thread.
-    if (!file.orphaned && try_fast_release(*held.word, shared)) return;
+    if (!file.orphaned.load(std::memory_order_relaxed) &&
+        try_fast_release(*held.word, shared)) {
+      return;
+    }
     instance().release_slow(file, holder, shared);
   }
 

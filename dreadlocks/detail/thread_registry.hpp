@@ -79,7 +79,9 @@ class thread_registry {
   //
   // Returns how many fork()s lie between the first process and this one; a
   // hold taken in another generation is an orphan (see after_fork()).
-  std::uint32_t generation() const noexcept { return generation_; }
+  std::uint32_t generation() const noexcept {
+    return generation_.load(std::memory_order_relaxed);
+  }
 
   // acquire()
   //
@@ -103,7 +105,7 @@ class thread_registry {
   // registry mutex; never throws.
   void release(key_state& state, thread_tag holder, bool shared,
                std::uint32_t generation) noexcept {
-    if (generation != generation_) return;  // an orphan: see after_fork()
+    if (generation != this->generation()) return;  // an orphan: after_fork()
     std::uint64_t word = state.word.load(std::memory_order_relaxed);
     for (;;) {
       if ((word & hold_word::kSlow) != 0) {
@@ -340,7 +342,7 @@ class thread_registry {
   friend class fork_safe_instance<thread_registry, thread_registry_slot>;
 
   void after_fork() noexcept {
-    ++generation_;
+    generation_.store(generation() + 1, std::memory_order_relaxed);
     // The condition variables are shared by keys, and a parent's thread may
     // have been waiting on one, which leaves the child's copy undefined
     // (POSIX). Fresh ones, without destroying the old (undefined with a
@@ -415,7 +417,11 @@ class thread_registry {
   std::condition_variable conditions_[kConditions];
   map_type keys_;
   std::size_t sweep_at_ = kFirstSweep;
-  std::uint32_t generation_ = 0;
+  // Read without the mutex; written only by the child's fork handler, before
+  // the child has a second thread. Atomic because a thread of the parent
+  // may read it while a fork waits for the mutex (ThreadSanitizer would
+  // otherwise order that read after the child's write).
+  std::atomic<std::uint32_t> generation_{0};
 };
 
 }  // namespace dreadlocks::detail

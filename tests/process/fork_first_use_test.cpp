@@ -14,15 +14,14 @@
 // that T's lock does not reach. Each lock type gets its own scan: path_lock
 // (both registries), thread_level_path_lock and process_level_path_lock.
 //
-// The fork may have to wait: the library's fork handlers hold the fork
-// until a registry in the making is made, and until a registry mutex held
-// by T is released. So C has a third thread R that lets T go once C's main
-// thread is seen blocked (state S, after it announced the fork) or once the
-// fork returned. Either way the result is right; an early release would
-// only move the fork a little later in T's run (never seen to matter: the
-// instants that hang the old library are ones at which the fork does not
-// wait). R polls with a 1 ms bound, never sleeps to order anything.
-//
+// The fork may have to wait: the library's fork handlers hold a fork while
+// T publishes a registry or holds a registry mutex. So C has a third thread
+// R that lets T go once the fork returned, or once C's main thread is seen
+// blocked in futex(2) (in a fork handler, waiting for a mutex T holds). R
+// polls with a 1 ms bound and never sleeps to order anything; whichever
+// way T is let go, the outcome asserted is the same. C reports whether the
+// fork was seen to wait (the scan prints how many did).
+
 // Interposing pthread_atfork: since glibc 2.34 pthread_atfork is linked
 // into each module from libc_nonshared.a and calls the exported
 // __register_atfork(prepare, parent, child, dso_handle); libc.so.6 keeps
@@ -39,6 +38,8 @@
 // none, which ThreadSanitizer allows with its default die_after_fork=1.
 
 #define BOOST_TEST_MODULE fork_first_use_test
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -51,8 +52,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
+#include <cstring>
 #include <new>
 #include <string>
 #include <thread>
@@ -173,23 +173,36 @@ bool lock_once(const std::string& path) {
   return lock.owns_lock();
 }
 
-// Returns the state letter of thread `tid` of this process (R, S, D...).
-char thread_state(pid_t tid) {
-  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
-  const std::string text((std::istreambuf_iterator<char>(in)),
-                         std::istreambuf_iterator<char>());
-  const std::size_t end = text.rfind(')');
-  return end == std::string::npos || end + 2 >= text.size() ? '?'
-                                                            : text[end + 2];
+// Returns the address of the futex that thread `tid` of this process waits
+// on, or 0. It neither allocates nor takes a lock of the C library, which
+// the fork might take.
+unsigned long futex_waited_on(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall",
+                static_cast<int>(tid));
+  char text[128] = {};
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  const ssize_t length = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (length <= 0) return 0;
+  // "number address operation ...": a wait, not a wake.
+  char* end = nullptr;
+  if (std::strtol(text, &end, 10) != SYS_futex || *end != ' ') return 0;
+  const unsigned long address = std::strtoul(end, &end, 16);
+  const unsigned long command = std::strtoul(end, &end, 16) & FUTEX_CMD_MASK;
+  return command == FUTEX_WAIT || command == FUTEX_WAIT_BITSET ? address : 0;
 }
 
 // The body of C for instant `n`; returns C's exit code (see above).
 template <class Lock>
 int fork_at_instant(int n) {
-  int done_pipe[2];
-  int forked_pipe[2];
+  int done_pipe[2];    // T -> main: its lock is done
+  int forked_pipe[2];  // main -> R: the fork returned
+  int exit_pipe[2];    // main -> T: may end now
   if (::pipe(paused_pipe) != 0 || ::pipe(go_pipe) != 0 ||
-      ::pipe(done_pipe) != 0 || ::pipe(forked_pipe) != 0) {
+      ::pipe(done_pipe) != 0 || ::pipe(forked_pipe) != 0 ||
+      ::pipe(exit_pipe) != 0) {
     return kPipe;
   }
   const std::string first = dlt::unique_path("first-use").string();
@@ -205,6 +218,9 @@ int fork_at_instant(int n) {
     }
     counting = false;
     write_byte(done_pipe[1]);
+    // T and R end only after the fork returned: ThreadSanitizer reports a
+    // thread that ended unjoined before a fork as leaked, in the child.
+    read_within(exit_pipe[0], 20s);
   });
   pollfd either[2] = {{paused_pipe[0], POLLIN, 0}, {done_pipe[0], POLLIN, 0}};
   int ready;
@@ -213,22 +229,35 @@ int fork_at_instant(int n) {
   } while (ready < 0 && errno == EINTR);
   if (ready <= 0) ::_exit(kNeitherPausedNorDone);  // T cannot be joined
   if ((either[0].revents & POLLIN) == 0) {
+    write_byte(exit_pipe[1]);
     first_user.join();
     return locked ? kBeyondLastInstant : kLockFailed;
   }
   const pid_t main_tid = static_cast<pid_t>(::syscall(SYS_gettid));
   bool fork_waited = false;
   std::thread releaser([&] {
-    // Until the fork returned, or this thread sees main blocked in it.
-    for (;;) {
-      if (read_within(forked_pipe[0], 1ms)) break;
-      const char state = thread_state(main_tid);
-      if (state == 'S' || state == 'D') {
+    // Until the fork returned, or main is seen waiting on one futex in
+    // checks over 5 ms: a fork held by the library's handlers for a mutex
+    // that T holds, not a C library lock held for a moment by this thread.
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    unsigned long futex = 0;
+    int seen_waiting = 0;
+    bool forked = false;
+    while (std::chrono::steady_clock::now() < give_up) {
+      if (read_within(forked_pipe[0], 1ms)) {
+        forked = true;
+        break;
+      }
+      const unsigned long now = futex_waited_on(main_tid);
+      seen_waiting = now != 0 && now == futex ? seen_waiting + 1 : 0;
+      futex = now;
+      if (seen_waiting == 5) {
         fork_waited = true;
         break;
       }
     }
     write_byte(go_pipe[1]);
+    if (!forked) read_within(forked_pipe[0], 20s);  // see T
   });
   int code;
   {
@@ -239,6 +268,7 @@ int fork_at_instant(int n) {
         },
         5);
     write_byte(forked_pipe[1]);
+    write_byte(exit_pipe[1]);
     const dlt::exit_status status = grandchild.wait(15s);
     code = status.ok() ? paused_kind.load() : kGrandchildFailed;
     if (!status.ok()) {
