@@ -218,7 +218,6 @@ class fork_safe_instance : fork_safe_instances {
     mine.instance.store(made, std::memory_order_release);
     return *made;
   }
-
 };
 
 }  // namespace dreadlocks::detail
