@@ -45,8 +45,6 @@
 #ifndef DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_PROCESS_REGISTRY_HPP_
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cassert>
@@ -64,6 +62,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dreadlocks/detail/fork_safe_instance.hpp"
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
@@ -107,7 +106,10 @@ class process_registry {
     os_mode transition_to = os_mode::none;  // ...for this mode
     bool changed_in_transition = false;  // a release touched the OS lock
     bool identified = false;  // `id` is known and the file is in files_
-    bool orphaned = false;  // inherited through fork(); see after_fork()
+    // Inherited through fork(); see after_fork(). Read without the mutex
+    // by release(), possibly while a fork waits for the mutex (hence
+    // atomic); set only by the child's fork handler.
+    std::atomic<bool> orphaned{false};
     bool idle = false;
   };
 
@@ -128,8 +130,7 @@ class process_registry {
   // never destroyed, so that guards released from static destructors still
   // find it.
   static process_registry& instance() {
-    static process_registry* const registry = new process_registry;
-    return *registry;
+    return fork_safe_instance<process_registry, process_registry_slot>::get();
   }
 
   // acquire()
@@ -168,7 +169,10 @@ class process_registry {
     // the child's own holds now (or gone with the key); the orphaned state
     // alone is its to release. `orphaned` is set only in the child's fork
     // handler, before the child has a second thread.
-    if (!file.orphaned && try_fast_release(*held.word, shared)) return;
+    if (!file.orphaned.load(std::memory_order_relaxed) &&
+        try_fast_release(*held.word, shared)) {
+      return;
+    }
     instance().release_slow(file, holder, shared);
   }
 
@@ -377,19 +381,17 @@ class process_registry {
   // descriptors (which leaves the parent's locks alone) and starts empty;
   // its copies of guards release into orphaned states without touching the
   // OS. The mutex is held across fork() so that the child never
-  // inherits it locked by a thread that does not exist there.
+  // inherits it locked by a thread that does not exist there: the fork
+  // handlers of detail/fork_safe_instance.hpp lock it and run after_fork()
+  // (registered before the registry is made, so that a fork during its
+  // making cannot leave the child without it or stuck).
   process_registry() {
     // Reserved so that keeping a spare never allocates in a noexcept path.
     spare_files_.reserve(kSpares);
     spare_spellings_.reserve(kSpares);
     spare_file_nodes_.reserve(kSpares);
-    ::pthread_atfork([] { instance().mutex_.lock(); },
-                     [] { instance().mutex_.unlock(); },
-                     [] {
-                       instance().after_fork();
-                       instance().mutex_.unlock();
-                     });
   }
+  friend class fork_safe_instance<process_registry, process_registry_slot>;
 
   void after_fork() noexcept {
     // The condition variables are shared by keys, and a parent's thread may

@@ -28,8 +28,6 @@
 #ifndef DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
 #define DREADLOCKS_DETAIL_THREAD_REGISTRY_HPP_
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -39,6 +37,7 @@
 #include <new>
 #include <unordered_map>
 
+#include "dreadlocks/detail/fork_safe_instance.hpp"
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
@@ -73,15 +72,16 @@ class thread_registry {
   // Returns the process's registry. It is never destroyed, so that guards
   // released from static destructors still find it.
   static thread_registry& instance() {
-    static thread_registry* const registry = new thread_registry;
-    return *registry;
+    return fork_safe_instance<thread_registry, thread_registry_slot>::get();
   }
 
   // generation()
   //
   // Returns how many fork()s lie between the first process and this one; a
   // hold taken in another generation is an orphan (see after_fork()).
-  std::uint32_t generation() const noexcept { return generation_; }
+  std::uint32_t generation() const noexcept {
+    return generation_.load(std::memory_order_relaxed);
+  }
 
   // acquire()
   //
@@ -105,7 +105,7 @@ class thread_registry {
   // registry mutex; never throws.
   void release(key_state& state, thread_tag holder, bool shared,
                std::uint32_t generation) noexcept {
-    if (generation != generation_) return;  // an orphan: see after_fork()
+    if (generation != this->generation()) return;  // an orphan: after_fork()
     std::uint64_t word = state.word.load(std::memory_order_relaxed);
     for (;;) {
       if ((word & hold_word::kSlow) != 0) {
@@ -334,18 +334,15 @@ class thread_registry {
   // the thread that forked: every entry starts afresh there, and the
   // child's copies of guards are orphans of an older generation whose
   // release touches nothing. The mutex is held across fork() so that the
-  // child never inherits it locked by a thread that does not exist there.
-  thread_registry() {
-    ::pthread_atfork([] { instance().mutex_.lock(); },
-                     [] { instance().mutex_.unlock(); },
-                     [] {
-                       instance().after_fork();
-                       instance().mutex_.unlock();
-                     });
-  }
+  // child never inherits it locked by a thread that does not exist there:
+  // the fork handlers of detail/fork_safe_instance.hpp lock it and run
+  // after_fork() (registered before the registry is made, so that a fork
+  // during its making cannot leave the child without it or stuck).
+  thread_registry() = default;
+  friend class fork_safe_instance<thread_registry, thread_registry_slot>;
 
   void after_fork() noexcept {
-    ++generation_;
+    generation_.store(generation() + 1, std::memory_order_relaxed);
     // The condition variables are shared by keys, and a parent's thread may
     // have been waiting on one, which leaves the child's copy undefined
     // (POSIX). Fresh ones, without destroying the old (undefined with a
@@ -420,7 +417,11 @@ class thread_registry {
   std::condition_variable conditions_[kConditions];
   map_type keys_;
   std::size_t sweep_at_ = kFirstSweep;
-  std::uint32_t generation_ = 0;
+  // Read without the mutex; written only by the child's fork handler, before
+  // the child has a second thread. Atomic because a thread of the parent
+  // may read it while a fork waits for the mutex (ThreadSanitizer would
+  // otherwise order that read after the child's write).
+  std::atomic<std::uint32_t> generation_{0};
 };
 
 }  // namespace dreadlocks::detail
