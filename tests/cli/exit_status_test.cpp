@@ -135,10 +135,16 @@ BOOST_AUTO_TEST_CASE(usage_errors_give_64_and_one_line) {
 BOOST_AUTO_TEST_CASE(bad_paths_give_66_and_one_line_naming_the_path) {
   const fs::path directory = dreadlocks_test::scratch_dir();
   const fs::path missing_parent = scratch_file("no-such-dir") / "x.lock";
+  const fs::path dangling = scratch_file("dangling");
+  const fs::path target = scratch_file("dangling-target");
+  fs::create_symlink(target, dangling);
   const std::vector<std::pair<fs::path, std::string>> cases{
       {directory, "Is a directory"},
       {missing_parent, "No such file or directory"},
       {fs::path("/dev/null") / "x.lock", "Not a directory"},
+      {dangling,
+       "No such file or directory (a dangling symlink; its target is not "
+       "created)"},
   };
   for (const auto& [path, reason] : cases) {
     BOOST_TEST_CONTEXT(path) {
@@ -152,6 +158,7 @@ BOOST_AUTO_TEST_CASE(bad_paths_give_66_and_one_line_naming_the_path) {
       BOOST_TEST(!fs::exists(trace));
     }
   }
+  BOOST_TEST(!fs::exists(target));
   const auto holders = run_dreadlock({"--holders", missing_parent.string()});
   BOOST_TEST(holders.status.exited_with(0), holders.description);
 }

@@ -2,6 +2,8 @@
 
 #include "tools/dreadlock/acquire.hpp"
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdio>
 #include <new>
@@ -29,6 +31,18 @@ int report_error(const options& options, const std::string& reason,
   std::fprintf(stderr, "dreadlock: cannot lock \"%s\": %s\n",
                options.path.c_str(), reason.c_str());
   return exit_code;
+}
+
+// The OS reason, and for a missing file that is a symlink, what it is: the
+// library refuses to create a file through one.
+std::string reason_for(const std::system_error& error, const std::string& path) {
+  std::string reason = error.code().message();
+  struct ::stat link {};
+  if (error.code() == std::errc::no_such_file_or_directory &&
+      ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    reason += " (a dangling symlink; its target is not created)";
+  }
+  return reason;
 }
 
 }  // namespace
@@ -60,7 +74,7 @@ acquisition acquire(const options& options) {
   } catch (const std::system_error& error) {
     // Bad paths and OS failures; filesystem_error (the current directory
     // unreadable for a relative PATH) is one too.
-    result.exit_code = report_error(options, error.code().message(),
+    result.exit_code = report_error(options, reason_for(error, options.path),
                                     exit_code_for_lock_error(error.code()));
     return result;
   } catch (const std::bad_alloc&) {
