@@ -126,6 +126,23 @@ struct process_ok {
 };
 static_assert(dreadlocks::is_process_policy_v<process_ok>);
 
+// How keys are folded (docs/keys.md): as opened unless the policy says it
+// opens no file; only the shipped file-backed policies locate files first.
+struct process_lexical : process_ok {
+  static constexpr dreadlocks::key_form keys = dreadlocks::key_form::lexical;
+};
+static_assert(dreadlocks::process_key_form_v<process_ok> ==
+              dreadlocks::key_form::as_opened);
+static_assert(dreadlocks::process_key_form_v<process_lexical> ==
+              dreadlocks::key_form::lexical);
+static_assert(dreadlocks::process_key_form_v<dreadlocks::no_process_lock> ==
+              dreadlocks::key_form::lexical);
+static_assert(dreadlocks::process_key_form_v<dreadlocks::fcntl_process_lock> ==
+              dreadlocks::key_form::as_opened);
+static_assert(dreadlocks::locates_files_v<dreadlocks::fcntl_process_lock>);
+static_assert(!dreadlocks::locates_files_v<process_ok>);
+static_assert(!dreadlocks::locates_files_v<dreadlocks::no_process_lock>);
+
 struct no_native_handle {
   using native_handle_type = int;
   struct hold {};

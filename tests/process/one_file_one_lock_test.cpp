@@ -20,6 +20,7 @@
 #define BOOST_TEST_MODULE dreadlocks one file one lock
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <functional>
@@ -227,6 +228,46 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(threads_are_excluded_across_spellings, P,
   }
 }
 
+// Threads hammering one file through all its absolute spellings, exclusive
+// and shared, some nesting a reentrant repeat through another spelling:
+// never two writers, nor a writer beside a reader, and nothing left after.
+BOOST_AUTO_TEST_CASE_TEMPLATE(spellings_under_load, P, dlt::process_policies) {
+  dlt::alarm_watchdog dog("spellings_under_load", 60s);
+  using both = dlt::both_levels_lock<P>;
+  const tree t;
+  const std::vector<fs::path> spellings = {
+      t.canonical, t.root / "home/link/../app.lock", t.root / "alias.lock",
+      t.root / "hard.lock"};
+  std::atomic<int> writers{0};
+  std::atomic<int> readers{0};
+  std::atomic<int> violations{0};
+  std::vector<std::thread> threads;
+  for (std::size_t id = 0; id < 4; ++id) {
+    threads.emplace_back([&, id] {
+      for (std::size_t i = 0; i < 500; ++i) {
+        const fs::path& mine = spellings[(id + i) % spellings.size()];
+        const fs::path& other = spellings[(id + i + 1) % spellings.size()];
+        const bool shared = (i + id) % 3 == 0;
+        both held(mine, dlt::mode(shared));
+        std::optional<both> nested;
+        if (i % 4 == 0) nested.emplace(other, dlt::mode(true, true, true));
+        if (shared) {
+          ++readers;
+          if (writers.load() != 0) ++violations;
+          --readers;
+        } else {
+          if (++writers != 1 || readers.load() != 0) ++violations;
+          --writers;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  BOOST_TEST(violations.load() == 0);
+  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 0u);
+}
+
 // path_mutex and multi_path_lock are path_lock underneath: one file, one
 // lock there too. Two spellings of one file in one multi_path_lock are one
 // file asked for twice: granted as a repeat when reentrant, else
@@ -277,7 +318,8 @@ BOOST_AUTO_TEST_CASE(mutex_and_multi_path_lock_see_one_file) {
 
 // (c) thread_level_path_lock never touches the file system, so its keys
 // stay lexical: `home/link/../app.lock` is `home/app.lock` there (not the
-// file open(2) reaches), a symlink is another key, and nothing is opened.
+// file open(2) reaches), a symlink is another key, and nothing is opened;
+// path_lock on the same spelling is about srv/app.lock instead.
 BOOST_AUTO_TEST_CASE(thread_level_keys_stay_lexical) {
   dlt::alarm_watchdog dog("thread_level_keys_stay_lexical", 60s);
   const tree t;
@@ -295,6 +337,13 @@ BOOST_AUTO_TEST_CASE(thread_level_keys_stay_lexical) {
              attempt::granted);
   BOOST_TEST(from_another_thread<thread_only>(t.root / "hard.lock", false) ==
              attempt::granted);
+  // path_lock on the same spelling keys the file open(2) reaches
+  // (srv/app.lock), so it does not meet the lexical key held above.
+  {
+    dreadlocks::path_lock file_lock(dotted);
+    BOOST_TEST(file_lock.path() == dotted);
+    BOOST_TEST(dlt::open_lock_files() == 1u);
+  }
   // A missing file is no concern of the thread level.
   const fs::path missing = t.root / "home/link/../no-such-dir/../never.lock";
   thread_only nothing_opened(missing);
