@@ -95,7 +95,7 @@ class lock_key {
   // `..` left), and a text as opened folds lexically. Throws as the
   // constructor (std::bad_alloc only, for a key that is not empty).
   lock_key in_form(key_form form, const char* operation) const {
-    if (block_ == nullptr || block_->form == form) return *this;
+    if (block_ == nullptr || block_->form() == form) return *this;
     return lock_key(native(), operation, form);
   }
 
@@ -122,7 +122,7 @@ class lock_key {
   //
   // Returns how the key's text was folded (lexical for a moved-from key).
   key_form form() const noexcept {
-    return block_ != nullptr ? block_->form : key_form::lexical;
+    return block_ != nullptr ? block_->form() : key_form::lexical;
   }
 
   // path()
@@ -211,9 +211,6 @@ class lock_key {
   class text_block {
    public:
     std::size_t hash;
-    // Part of what a recent key must match: the same text folded another
-    // way may name another file.
-    key_form form;
 
     static text_block* make(string_view_type text, key_form form) {
       void* memory = ::operator new(sizeof(text_block) +
@@ -231,7 +228,16 @@ class lock_key {
     const value_type* chars() const noexcept {
       return reinterpret_cast<const value_type*>(this + 1);
     }
-    string_view_type text() const noexcept { return {chars(), size_}; }
+    string_view_type text() const noexcept {
+      return {chars(), static_cast<std::size_t>(size_and_form_ & ~kAsOpened)};
+    }
+
+    // Part of what a recent key must match: a text normal as opened
+    // (`/a/link/../x`) is not lexically normal.
+    key_form form() const noexcept {
+      return (size_and_form_ & kAsOpened) != 0 ? key_form::as_opened
+                                                : key_form::lexical;
+    }
 
     void add_reference() noexcept {
       if (detail::process_single_threaded()) {
@@ -281,11 +287,15 @@ class lock_key {
    private:
     text_block(string_view_type text, key_form folded) noexcept
         : hash(std::hash<string_view_type>()(text)),
-          form(folded),
-          size_(text.size()) {}
+          size_and_form_(text.size() |
+                         (folded == key_form::as_opened ? kAsOpened : 0)) {}
+
+    // The form rides in the top bit of the size (no string is that long):
+    // a byte of its own would push a key into the next malloc size class.
+    static constexpr std::size_t kAsOpened = ~(~std::size_t{0} >> 1);
 
     std::atomic<std::size_t> references_{1};
-    std::size_t size_;
+    std::size_t size_and_form_;
     mutable std::atomic<const std::filesystem::path*> path_{nullptr};
   };
   static_assert(alignof(text_block) >= alignof(value_type));
@@ -324,7 +334,7 @@ class lock_key {
 
     bool matches(std::size_t i, string_view_type text,
                  key_form form) const noexcept {
-      return keys[i] != nullptr && keys[i]->form == form &&
+      return keys[i] != nullptr && keys[i]->form() == form &&
              keys[i]->text() == text;
     }
 
@@ -338,7 +348,7 @@ class lock_key {
     void prefer(text_block* preferred) noexcept {
       for (text_block*& key : keys) {
         if (key != nullptr && key != preferred &&
-            key->form == preferred->form &&
+            key->form() == preferred->form() &&
             key->text() == preferred->text()) {
           key->drop_reference();
           key = share(preferred);
