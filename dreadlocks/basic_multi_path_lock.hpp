@@ -36,8 +36,8 @@ inline constexpr bool is_path_range_v =
 //
 // Locks a set of paths in one call, each with the same policies and
 // options as basic_path_lock, in the canonical total order of their keys
-// (the normalized absolute paths, compared as strings), with duplicates
-// folded; releases in reverse order. Two threads or processes that lock
+// (the absolute paths folded as the guard folds them, compared as strings),
+// with duplicate keys folded; releases in reverse order. Two threads or processes that lock
 // overlapping sets this way cannot deadlock on them, whatever order they
 // name the paths in.
 //
@@ -46,8 +46,11 @@ inline constexpr bool is_path_range_v =
 // All or nothing: if any path cannot be locked (would block, timeout,
 // error), the paths already taken are released before the exception
 // leaves the constructor. A timeout bounds the whole call, not each path.
-// Spellings through symlinks or hard links are different keys and so do not
-// share the order: lock canonical spellings (docs/keys.md).
+// Spellings of one file that are different texts (a symlink, a hard link,
+// `..` after a symlinked directory) do not share the order; in one set they
+// are one file asked for twice, which without reentrancy is
+// recursive_deadlock_error where the thread level is keyed by the file.
+// Lock canonical spellings (docs/keys.md, docs/multi-path.md).
 template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
 class basic_multi_path_lock {
  public:
@@ -130,7 +133,7 @@ class basic_multi_path_lock {
   void lock_all(const Range& paths) {
     std::vector<lock_key> keys;
     for (const auto& path : paths) {
-      keys.emplace_back(path, kConstructor);
+      keys.emplace_back(path, kConstructor, guard_type::kKeyForm);
     }
     std::sort(keys.begin(), keys.end(),
               [](const lock_key& a, const lock_key& b) {

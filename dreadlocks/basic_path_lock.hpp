@@ -26,7 +26,10 @@ namespace dreadlocks {
 // An RAII guard that locks a path at the thread level (ThreadPolicy), then
 // at the process level (ProcessPolicy), in the constructor, and releases in
 // reverse order in the destructor or unlock(). ReentrancyPolicy decides what
-// a thread asking again for a key it holds gets. Move-only.
+// a thread asking again for a key it holds gets. Move-only. Where the
+// ProcessPolicy can locate the file first (locates_files_v, the shipped
+// file-backed ones), the file is found before the thread level is taken,
+// and the thread level is keyed by the file (see the caveat on spellings).
 //
 //   dreadlocks::path_lock lock("/var/lock/app.lock");   // exclusive, waits
 //   dreadlocks::path_lock reader("/var/lock/app.lock",
@@ -40,10 +43,14 @@ namespace dreadlocks {
 //   lock file releases them. dreadlocks never does so itself; closing
 //   native_handle(), or another descriptor you opened to the file, is your
 //   error. OFD locks (the Linux default) belong to the descriptor instead.
-// - Two spellings of one file that differ only lexically are one key.
-//   Spellings through a symlink or a hard link share the descriptor and the
-//   OS lock, but are different thread-level keys; lock one canonical
-//   spelling (docs/keys.md).
+// - Spellings: the process level locks the file open(2) of the given
+//   spelling names (`..` after a symlink is not folded away), and with a
+//   file-backed ProcessPolicy one file is one lock at both levels however it
+//   is spelled (lexical variants, symlinks, hard links, symlinked
+//   directories), reentrancy and recursive_deadlock_error included. A
+//   guard whose ProcessPolicy opens no file (thread_level_path_lock) keys
+//   lexically: `d/../f` is `f`, and a symlink is another key
+//   (docs/keys.md).
 // - The kernel releases a dead process's locks; the lock file is never
 //   deleted.
 template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
@@ -70,12 +77,17 @@ class basic_path_lock {
   using reentrancy_policy = ReentrancyPolicy;
   using native_handle_type = typename ProcessPolicy::native_handle_type;
 
+  // How the guard folds a spelling into its key: as the ProcessPolicy says
+  // (process_key_form_v), lexical for one that opens no file.
+  static constexpr key_form kKeyForm = process_key_form_v<ProcessPolicy>;
+
   // basic_path_lock()
   //
   // Locks `path` with `options`, waiting if `options.blocking` (at most
   // `options.timeout` for both levels together, if set). `path` is a
   // std::filesystem::path, boost::filesystem::path, std::string,
-  // std::string_view or C string; it is normalized (lock_key) first.
+  // std::string_view or C string; it is made a key (lock_key, in
+  // kKeyForm) first.
   //
   // Throws acquiring_thread_level_lock_would_block_error or
   // acquiring_process_level_lock_would_block_error (held in a conflicting
@@ -87,7 +99,7 @@ class basic_path_lock {
             class = std::enable_if_t<detail::is_path_argument_v<Path>>>
   explicit basic_path_lock(const Path& path, lock_options options = {})
       : basic_path_lock(
-            lock_key(path, kConstructor), options,
+            lock_key(path, kConstructor, kKeyForm), options,
             // Only a timeout needs the clock; reading it costs about as
             // much as an uncontended thread-level cycle.
             options.timeout ? lock_request::clock::now()
@@ -99,13 +111,15 @@ class basic_path_lock {
   // Locks an already normalized key, with the timeout's clock started at
   // `start` and errors naming `operation`. For the other guards and the
   // mutex types of this library, which share one deadline over several
-  // acquisitions or name their own operation. Throws as the constructor
-  // above, and std::system_error(errc::invalid_argument) for an empty
-  // (moved-from) key.
+  // acquisitions or name their own operation. A key of another key_form
+  // than kKeyForm is refolded (lock_key::in_form()). Throws as the
+  // constructor above, and std::system_error(errc::invalid_argument) for an
+  // empty (moved-from) key.
   basic_path_lock(lock_key key, const lock_options& options,
                   lock_request::clock::time_point start,
                   const char* operation)
       : key_(std::move(key)), options_(options) {
+    if (key_.form() != kKeyForm) key_ = key_.in_form(kKeyForm, operation);
     if (key_.native().empty()) {
       // A moved-from key: no path to lock.
       throw std::system_error(std::make_error_code(std::errc::invalid_argument),
@@ -113,12 +127,16 @@ class basic_path_lock {
     }
     const auto request =
         lock_request::make<ReentrancyPolicy>(key_, options, operation, start);
-    thread_hold_ = ThreadPolicy::acquire(request);
-    try {
-      process_hold_ = ProcessPolicy::acquire(request);
-    } catch (...) {
-      ThreadPolicy::release(thread_hold_);
-      throw;
+    if constexpr (kKeyedByFile) {
+      acquire_by_file(request);
+    } else {
+      thread_hold_ = ThreadPolicy::acquire(request);
+      try {
+        process_hold_ = ProcessPolicy::acquire(request);
+      } catch (...) {
+        ThreadPolicy::release(thread_hold_);
+        throw;
+      }
     }
     owns_ = true;
   }
@@ -190,7 +208,9 @@ class basic_path_lock {
 
   // path()
   //
-  // Returns the normalized absolute key path. The first call for a key
+  // Returns the key path: the absolute spelling folded in kKeyForm (as
+  // opened, `..` after a directory of the path kept, for a file-backed
+  // ProcessPolicy; lexically normal otherwise). The first call for a key
   // builds the std::filesystem::path (see lock_key::path()); it can throw
   // std::bad_alloc, nothing else.
   const std::filesystem::path& path() const { return key_.path(); }
@@ -202,6 +222,47 @@ class basic_path_lock {
 
  private:
   static constexpr const char* kConstructor = "basic_path_lock::basic_path_lock";
+
+  // Whether the thread level is keyed by the file rather than the
+  // spelling: where the ProcessPolicy can tell the file first
+  // (locates_files_v) and there is a thread level to key.
+  static constexpr bool kKeyedByFile =
+      locates_files_v<ProcessPolicy> &&
+      !std::is_same_v<ThreadPolicy, no_thread_lock>;
+
+  // Locks the file the request names at both levels, the thread level under
+  // the file's key (see the ProcessPolicy steps in
+  // dreadlocks/process_policies.hpp). Holds nothing when it throws. A
+  // template, so that an explicit instantiation of the guard over a policy
+  // without these steps does not instantiate it.
+  template <class P = ProcessPolicy>
+  void acquire_by_file(const lock_request& request) {
+    if (P::try_repeat(request, process_hold_)) {
+      // A repeat this thread's process-level holds cover, through the key
+      // that opened the file: that key is the file's thread key.
+      try {
+        thread_hold_ = ThreadPolicy::acquire(request);
+      } catch (...) {
+        P::release(process_hold_);
+        throw;
+      }
+      return;
+    }
+    typename P::located file = P::locate(request);
+    try {
+      thread_hold_ =
+          ThreadPolicy::acquire(request.for_key(P::thread_key(file, request)));
+    } catch (...) {
+      P::abandon(file);
+      throw;
+    }
+    try {
+      process_hold_ = P::lock_located(file, request);
+    } catch (...) {
+      ThreadPolicy::release(thread_hold_);
+      throw;
+    }
+  }
 
   lock_key key_;
   lock_options options_;

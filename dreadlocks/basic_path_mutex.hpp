@@ -40,8 +40,8 @@ namespace dreadlocks {
 //
 // Each acquisition is a basic_path_lock with the same policies, held inside
 // the mutex until the matching unlock: exclusive by one thread, or shared by
-// any number of threads. The path is normalized once, when the mutex is
-// made. Locking a mutex the calling thread already holds (in any mode)
+// any number of threads. The path is made a key once, when the mutex is
+// made (folded as its guard's; docs/keys.md). Locking a mutex the calling thread already holds (in any mode)
 // throws recursive_deadlock_error (errc::resource_deadlock_would_occur, as
 // std::mutex::lock may) unless the ReentrancyPolicy allows it; try_* return
 // false only when another holder is in the way, and throw for anything else
@@ -60,7 +60,8 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   template <class Path,
             class = std::enable_if_t<detail::is_path_argument_v<Path>>>
   explicit basic_path_mutex(const Path& path)
-      : key_(path, "basic_path_mutex::basic_path_mutex") {}
+      : key_(path, "basic_path_mutex::basic_path_mutex",
+             guard_type::kKeyForm) {}
 
   basic_path_mutex(const basic_path_mutex&) = delete;
   basic_path_mutex& operator=(const basic_path_mutex&) = delete;
@@ -158,8 +159,9 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
 
   // path()
   //
-  // Returns the normalized absolute path the mutex locks (built on first
-  // use; can throw std::bad_alloc, nothing else).
+  // Returns the key path the mutex locks, folded as its guard's
+  // (basic_path_lock::path()); built on first use, it can throw
+  // std::bad_alloc, nothing else.
   const std::filesystem::path& path() const { return key_.path(); }
 
  private:

@@ -20,6 +20,7 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/path_argument.hpp"
@@ -32,12 +33,30 @@ class process_registry;
 class thread_registry;
 }  // namespace detail
 
+// key_form
+//
+// How a spelling is folded into a key's text (docs/keys.md):
+//   lexical    absolute and lexically normal: `.`, `..`, repeated and
+//              trailing separators are folded as text. For locks that open
+//              no file (thread_level_path_lock), since `dir/..` is `.` only
+//              when `dir` is no symlink.
+//   as_opened  absolute, with only the foldings that cannot change which
+//              file open(2) reaches: `.` components, repeated and trailing
+//              separators, `..` directly under the root, and `..` after a
+//              component of the current directory (getcwd() is free of
+//              symlinks). Every other `..` is kept as written, so that the
+//              text opens the file the spelling names. For locks that open
+//              the file.
+enum class key_form : unsigned char { lexical, as_opened };
+
 // lock_key
 //
-// The key a path is locked under: its lexically normalized absolute form.
-// `lock`, `./lock`, `dir/../lock` and `/cwd/lock` are one key. Building a
-// key reads the current directory for a relative path and touches nothing
-// else of the file system; symlinks are not resolved (see docs/keys.md).
+// The key a path is locked under: its absolute form, folded as `form` says
+// (key_form). Lexically, `lock`, `./lock`, `dir/../lock` and `/cwd/lock`
+// are one key; as opened, `dir/../lock` stays another text, which the
+// process level maps to its file. Building a key reads the current
+// directory for a relative path and touches nothing else of the file
+// system; symlinks are not resolved (see docs/keys.md).
 //
 // A key is a counted reference to one immutable block holding the text and
 // its hash: copies share it, and so do the keys for the same path that the
@@ -52,9 +71,10 @@ class lock_key {
 
   // lock_key()
   //
-  // Normalizes `path`: a std::filesystem::path, boost::filesystem::path,
-  // std::string, std::string_view or C string (a std::filesystem::path is
-  // built only where the text must be converted or normalized). Throws
+  // Normalizes `path` in `form` (lexical unless asked): a
+  // std::filesystem::path, boost::filesystem::path, std::string,
+  // std::string_view or C string (a std::filesystem::path is built only
+  // where the text must be converted or normalized). Throws
   // std::system_error(errc::invalid_argument) for an empty path or one
   // holding a NUL character, naming `operation` and the path; a
   // std::system_error with the OS error (ENOENT for a deleted directory)
@@ -62,10 +82,23 @@ class lock_key {
   // `operation` and the path.
   template <class Path,
             class = std::enable_if_t<detail::is_path_argument_v<Path>>>
-  lock_key(const Path& path, const char* operation)
-      : block_(detail::with_native_text(path, [operation](string_view_type text) {
-          return intern(text, operation);
-        })) {}
+  lock_key(const Path& path, const char* operation,
+           key_form form = key_form::lexical)
+      : block_(detail::with_native_text(
+            path, [operation, form](string_view_type text) {
+              return intern(text, operation, form);
+            })) {}
+
+  // in_form()
+  //
+  // Returns this key if it is in `form`, else the key of its text in
+  // `form`: a lexical text is already folded as opened (it has no `.` or
+  // `..` left), and a text as opened folds lexically. Throws as the
+  // constructor (std::bad_alloc only, for a key that is not empty).
+  lock_key in_form(key_form form, const char* operation) const {
+    if (block_ == nullptr || block_->form() == form) return *this;
+    return lock_key(native(), operation, form);
+  }
 
   lock_key(const lock_key& other) noexcept : block_(other.block_) {
     if (block_ != nullptr) block_->add_reference();
@@ -84,6 +117,13 @@ class lock_key {
   }
   ~lock_key() {
     if (block_ != nullptr) block_->drop_reference();
+  }
+
+  // form()
+  //
+  // Returns how the key's text was folded (lexical for a moved-from key).
+  key_form form() const noexcept {
+    return block_ != nullptr ? block_->form() : key_form::lexical;
   }
 
   // path()
@@ -119,9 +159,20 @@ class lock_key {
     return block_ != nullptr ? block_->hash : 0;
   }
 
+  // shares_block_with()
+  //
+  // Returns true when both keys are copies of one key (equal texts made
+  // apart are not): what a registry compares to tell its own key.
+  bool shares_block_with(const lock_key& other) const noexcept {
+    return block_ == other.block_;
+  }
+
  private:
   friend class detail::process_registry;
   friend class detail::thread_registry;
+
+  // An empty key, for registries that keep one only sometimes.
+  lock_key() noexcept : block_(nullptr) {}
 
   // Each registry keeps, in the block of a key its entry for this text
   // holds, a pointer to that entry, so that locking through the same block
@@ -151,10 +202,6 @@ class lock_key {
     return block_ != nullptr && block_->sole_reference();
   }
 
-  bool shares_block_with(const lock_key& other) const noexcept {
-    return block_ == other.block_;
-  }
-
   // Makes the calling thread's recent keys hand out `key`'s block for its
   // text from now on, instead of another block with the same text.
   static void prefer_in_thread_cache(const lock_key& key) noexcept {
@@ -166,10 +213,10 @@ class lock_key {
    public:
     std::size_t hash;
 
-    static text_block* make(string_view_type text) {
+    static text_block* make(string_view_type text, key_form form) {
       void* memory = ::operator new(sizeof(text_block) +
                                     (text.size() + 1) * sizeof(value_type));
-      auto* block = new (memory) text_block(text);
+      auto* block = new (memory) text_block(text, form);
       value_type* chars = block->chars();
       text.copy(chars, text.size());
       chars[text.size()] = value_type{};
@@ -182,7 +229,16 @@ class lock_key {
     const value_type* chars() const noexcept {
       return reinterpret_cast<const value_type*>(this + 1);
     }
-    string_view_type text() const noexcept { return {chars(), size_}; }
+    string_view_type text() const noexcept {
+      return {chars(), static_cast<std::size_t>(size_and_form_ & ~kAsOpened)};
+    }
+
+    // Part of what a recent key must match: a text normal as opened
+    // (`/a/link/../x`) is not lexically normal.
+    key_form form() const noexcept {
+      return (size_and_form_ & kAsOpened) != 0 ? key_form::as_opened
+                                                : key_form::lexical;
+    }
 
     void add_reference() noexcept {
       if (detail::process_single_threaded()) {
@@ -230,11 +286,17 @@ class lock_key {
     }
 
    private:
-    explicit text_block(string_view_type text) noexcept
-        : hash(std::hash<string_view_type>()(text)), size_(text.size()) {}
+    text_block(string_view_type text, key_form folded) noexcept
+        : hash(std::hash<string_view_type>()(text)),
+          size_and_form_(text.size() |
+                         (folded == key_form::as_opened ? kAsOpened : 0)) {}
+
+    // The form rides in the top bit of the size (no string is that long):
+    // a byte of its own would push a key into the next malloc size class.
+    static constexpr std::size_t kAsOpened = ~(~std::size_t{0} >> 1);
 
     std::atomic<std::size_t> references_{1};
-    std::size_t size_;
+    std::size_t size_and_form_;
     mutable std::atomic<const std::filesystem::path*> path_{nullptr};
   };
   static_assert(alignof(text_block) >= alignof(value_type));
@@ -258,11 +320,12 @@ class lock_key {
       }
     }
 
-    // Returns a new reference to the recent key with this text, or nullptr.
-    text_block* find(string_view_type text) noexcept {
-      if (matches(last, text)) return share(keys[last]);
+    // Returns a new reference to the recent key with this text and form,
+    // or nullptr.
+    text_block* find(string_view_type text, key_form form) noexcept {
+      if (matches(last, text, form)) return share(keys[last]);
       for (std::size_t i = 0; i < kSize; ++i) {
-        if (i != last && matches(i, text)) {
+        if (i != last && matches(i, text, form)) {
           last = i;
           return share(keys[i]);
         }
@@ -270,8 +333,10 @@ class lock_key {
       return nullptr;
     }
 
-    bool matches(std::size_t i, string_view_type text) const noexcept {
-      return keys[i] != nullptr && keys[i]->text() == text;
+    bool matches(std::size_t i, string_view_type text,
+                 key_form form) const noexcept {
+      return keys[i] != nullptr && keys[i]->form() == form &&
+             keys[i]->text() == text;
     }
 
     static text_block* share(text_block* key) noexcept {
@@ -279,10 +344,12 @@ class lock_key {
       return key;
     }
 
-    // Replaces the recent key with `preferred`'s text by `preferred`.
+    // Replaces the recent key with `preferred`'s text and form by
+    // `preferred`.
     void prefer(text_block* preferred) noexcept {
       for (text_block*& key : keys) {
         if (key != nullptr && key != preferred &&
+            key->form() == preferred->form() &&
             key->text() == preferred->text()) {
           key->drop_reference();
           key = share(preferred);
@@ -291,8 +358,8 @@ class lock_key {
     }
 
     // Makes a key of `normal` text, keeps it and returns a new reference.
-    text_block* add(string_view_type normal) {
-      text_block* key = text_block::make(normal);
+    text_block* add(string_view_type normal, key_form form) {
+      text_block* key = text_block::make(normal, form);
       if (keys[next] != nullptr) keys[next]->drop_reference();
       keys[next] = key;
       last = next;
@@ -307,15 +374,16 @@ class lock_key {
   };
 
   // Returns a reference to the shared normal form of `text`. A recent key
-  // with the same text proves `text` normal (and free of NUL) without
-  // looking further.
-  static text_block* intern(string_view_type text, const char* operation) {
+  // with the same text and form proves `text` normal (and free of NUL)
+  // without looking further.
+  static text_block* intern(string_view_type text, const char* operation,
+                            key_form form) {
     recent_keys& recent = recent_keys::mine();
-    if (text_block* hit = recent.find(text)) return hit;
-    if (already_normal(text, operation)) return recent.add(text);
-    const std::filesystem::path normal = normalize(text, operation);
-    if (text_block* hit = recent.find(normal.native())) return hit;
-    return recent.add(normal.native());
+    if (text_block* hit = recent.find(text, form)) return hit;
+    if (already_normal(text, operation, form)) return recent.add(text, form);
+    const std::filesystem::path normal = normalize(text, operation, form);
+    if (text_block* hit = recent.find(normal.native(), form)) return hit;
+    return recent.add(normal.native(), form);
   }
 
   static const std::filesystem::path& empty_path() noexcept {
@@ -323,14 +391,16 @@ class lock_key {
     return empty;
   }
 
-  // Returns true when `text` is absolute and lexically normal as it stands,
-  // so that lexically_normal() (which rebuilds the path component by
-  // component, the bulk of a cycle's cost) can be skipped: on POSIX, one
-  // scan that finds a leading '/', no repeated '/', no "." or ".."
-  // component and no trailing '/'. Anything else, and every path on
-  // platforms with another separator, takes normalize(). Throws as
-  // normalize() for a NUL character, the one thing the scan must reject.
-  static bool already_normal(string_view_type text, const char* operation) {
+  // Returns true when `text` is absolute and normal in `form` as it stands,
+  // so that normalize() (which rebuilds the path component by component,
+  // the bulk of a cycle's cost) can be skipped: on POSIX, one scan that
+  // finds a leading '/', no repeated '/', no "." component, no trailing
+  // '/', and no ".." component (lexical) or none directly under the root
+  // (as opened). Anything else, and every path on platforms with another
+  // separator, takes normalize(). Throws as normalize() for a NUL
+  // character, the one thing the scan must reject.
+  static bool already_normal(string_view_type text, const char* operation,
+                             key_form form) {
     if constexpr (std::filesystem::path::preferred_separator != '/') {
       return false;
     } else {
@@ -340,12 +410,13 @@ class lock_key {
       std::size_t start = 1;
       for (std::size_t i = 1; i <= size; ++i) {
         const value_type c = i < size ? text[i] : value_type('/');
-        if (c == value_type{}) normalize(text, operation);  // throws
+        if (c == value_type{}) normalize(text, operation, form);  // throws
         if (c != '/') continue;
         const std::size_t length = i - start;
         if (length == 0 && !(i == size && size == 1)) return false;
-        if (text[start] == '.' &&
-            (length == 1 || (length == 2 && text[start + 1] == '.'))) {
+        if (text[start] == '.' && length == 1) return false;
+        if (text[start] == '.' && length == 2 && text[start + 1] == '.' &&
+            (form == key_form::lexical || start == 1)) {
           return false;
         }
         start = i + 1;
@@ -355,7 +426,8 @@ class lock_key {
   }
 
   static std::filesystem::path normalize(string_view_type text,
-                                         const char* operation) {
+                                         const char* operation,
+                                         key_form form) {
     if (text.empty()) {
       throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                               std::string(operation) + ": empty path");
@@ -376,6 +448,9 @@ class lock_key {
           std::string(operation) + ": path \"" + shown +
               "\" contains a NUL character");
     }
+    if constexpr (std::filesystem::path::preferred_separator == '/') {
+      if (form == key_form::as_opened) return fold_as_opened(text);
+    }
     if (path.is_absolute()) return path.lexically_normal();
     // The current directory may have been deleted: say which operation and
     // which path could not be resolved, not only "cannot get current path".
@@ -389,16 +464,58 @@ class lock_key {
     return (here / path).lexically_normal();
   }
 
+  // Returns `text` (POSIX, not empty) made absolute and folded as
+  // key_form::as_opened says. A `..` folds into the component before it
+  // only when that component came from getcwd(), which names real
+  // directories: then `cwd/..` is the directory above it whatever open(2)
+  // does; after a component of `text` it could be a symlink, and stays.
+  static std::filesystem::path fold_as_opened(string_view_type text) {
+    using string_type = std::filesystem::path::string_type;
+    string_type folded;  // "" is the root; each component adds "/name"
+    std::vector<std::size_t> starts;  // where each component of `folded` starts
+    std::size_t real = 0;  // the first `real` components are directories
+    const auto add = [&](string_view_type part, bool from_cwd) {
+      std::size_t at = 0;
+      while (at <= part.size()) {
+        std::size_t end = part.find('/', at);
+        if (end == string_view_type::npos) end = part.size();
+        const string_view_type name = part.substr(at, end - at);
+        at = end + 1;
+        if (name.empty() || (name.size() == 1 && name[0] == '.')) continue;
+        if (name.size() == 2 && name[0] == '.' && name[1] == '.') {
+          if (starts.empty()) continue;  // the root's parent is the root
+          if (starts.size() <= real) {
+            folded.resize(starts.back());
+            starts.pop_back();
+            real = starts.size();
+            continue;
+          }
+        }
+        starts.push_back(folded.size());
+        folded += '/';
+        folded += name;
+        if (from_cwd) real = starts.size();
+      }
+    };
+    if (text[0] != '/') add(std::filesystem::current_path().native(), true);
+    add(text, false);
+    if (folded.empty()) folded = string_type(1, '/');
+    return std::filesystem::path(std::move(folded));
+  }
+
   text_block* block_;
 };
 
 // lock_request
 //
-// One acquisition as a policy sees it. `reentry_allowed` is the
-// ReentrancyPolicy's verdict for these options; `deadline` is
-// `no_deadline` unless the request is timed, and `timeout` then the
-// duration it was computed from (for messages); `operation` names the
-// public call (e.g. "basic_path_lock::basic_path_lock") for error messages.
+// One acquisition as a policy sees it. `key` is what to lock;
+// `reentry_allowed` is the ReentrancyPolicy's verdict for these options;
+// `deadline` is `no_deadline` unless the request is timed, and `timeout`
+// then the duration it was computed from (for messages); `operation` names
+// the public call (e.g. "basic_path_lock::basic_path_lock") for error
+// messages; `named`, when set, is the key of the path the user gave, where
+// `key` is another spelling of its file (the thread level of a guard keyed
+// by the file): messages name path(), never `key` directly.
 struct lock_request {
   using clock = std::chrono::steady_clock;
   static constexpr clock::time_point no_deadline = clock::time_point::max();
@@ -410,6 +527,28 @@ struct lock_request {
   clock::time_point deadline;
   clock::duration timeout;
   const char* operation;
+  const lock_key* named = nullptr;
+
+  // path()
+  //
+  // Returns the path error messages name: the user's, as normalized.
+  const std::filesystem::path& path() const {
+    return (named != nullptr ? *named : key).path();
+  }
+
+  // for_key()
+  //
+  // Returns this request for `other`, a key of the same file, still naming
+  // this request's path. Requires: `other` and this request's keys outlive
+  // the result.
+  lock_request for_key(const lock_key& other) const noexcept {
+    lock_request moved{other,    shared,  blocking,  reentry_allowed,
+                       deadline, timeout, operation, named};
+    if (moved.named == nullptr && !other.shares_block_with(key)) {
+      moved.named = &key;
+    }
+    return moved;
+  }
 
   // make()
   //

@@ -24,6 +24,39 @@
 //   static native_handle_type P::native_handle(const hold& hold) noexcept;
 //     Returns the lock file's descriptor (or a policy-defined "none").
 //
+// Optional members:
+//   static constexpr key_form P::keys;
+//     How the guard folds a spelling into the key it passes (key_form in
+//     dreadlocks/lock_request.hpp). Without it, key_form::as_opened: the
+//     text then opens the file the user's spelling names, which is what a
+//     policy that opens files needs. A policy that opens no file declares
+//     key_form::lexical, and the thread level then compares lexical keys
+//     (no_process_lock does; docs/keys.md).
+//   typename P::located, and
+//   static located P::locate(const lock_request& request);
+//   static const lock_key& P::thread_key(const located&,
+//                                        const lock_request&) noexcept;
+//   static hold P::lock_located(located&, const lock_request& request);
+//   static void P::abandon(located&) noexcept;
+//   static bool P::try_repeat(const lock_request& request,
+//                             hold& granted) noexcept;
+//     Offered together by a policy that can tell which file a spelling
+//     names before locking it, so that basic_path_lock keys its thread
+//     level by the file, not the spelling (one file, one lock). The guard
+//     then, unless its ThreadPolicy is no_thread_lock: (1) asks
+//     try_repeat(), which may grant a repeat the calling thread's holds
+//     cover without locating anything, and then the request's key is the
+//     file's thread key; else (2) locate() finds or opens the file and
+//     counts the request as one of its users, without an OS lock; (3) the
+//     ThreadPolicy locks thread_key(), a key of that file which is the
+//     same for every spelling while the file has users; (4) lock_located()
+//     takes the OS lock. A refused step undoes the ones before it:
+//     abandon() drops the use when the thread level refuses, and
+//     lock_located() drops it itself when it throws. Release is as
+//     without them: the process hold (and the use with it), then the
+//     thread hold. Without these members the guard locks the thread level
+//     under the request's key, then acquire().
+//
 // Shipped (the file-backed ones share one per-process registry, so all of
 // them and every alias cooperate on one file; docs/process-level.md):
 //   ofd_process_lock    Linux open-file-description locks (F_OFD_SETLK[W]);
@@ -78,6 +111,36 @@ struct posix_process_lock {
     const auto* file = held.granted.file;
     return file == nullptr ? invalid_file : file->file;
   }
+
+  // The steps of a guard keyed by the file (see the top of this file).
+  using located = process_registry::located_file;
+
+  static bool try_repeat(const lock_request& request, hold& granted) noexcept {
+    const thread_tag self = this_thread_tag();
+    process_registry::held_file file{nullptr, nullptr};
+    if (!process_registry::try_repeat(request, self, file)) return false;
+    granted = hold{file, self, request.shared};
+    return true;
+  }
+
+  static located locate(const lock_request& request) {
+    return process_registry::locate_file(request, Kind, true);
+  }
+
+  static const lock_key& thread_key(const located& file,
+                                    const lock_request& request) noexcept {
+    return process_registry::thread_key(file, request);
+  }
+
+  static hold lock_located(located& file, const lock_request& request) {
+    const thread_tag self = this_thread_tag();
+    return hold{process_registry::lock_located(file, request, self), self,
+                request.shared};
+  }
+
+  static void abandon(located& file) noexcept {
+    process_registry::abandon_located(file);
+  }
 };
 
 }  // namespace detail
@@ -106,6 +169,9 @@ struct fcntl_process_lock
 // tests that must not touch the file system.
 struct no_process_lock {
   using native_handle_type = int;
+  // Opens nothing, so its keys (and the thread level's beside it) stay
+  // lexical: `dir/../lock` is `lock`, without asking the file system.
+  static constexpr key_form keys = key_form::lexical;
   struct hold {};
   static hold acquire(const lock_request&) noexcept { return {}; }
   static void release(hold&) noexcept {}
@@ -127,12 +193,63 @@ using process_policy_probe = std::enable_if_t<
                    typename P::native_handle_type>>;
 }  // namespace detail
 
+namespace detail {
+template <class P>
+using locating_policy_probe = std::enable_if_t<
+    std::is_same_v<decltype(P::locate(std::declval<const lock_request&>())),
+                   typename P::located> &&
+    std::is_same_v<decltype(P::thread_key(
+                       std::declval<const typename P::located&>(),
+                       std::declval<const lock_request&>())),
+                   const lock_key&> &&
+    std::is_same_v<decltype(P::lock_located(
+                       std::declval<typename P::located&>(),
+                       std::declval<const lock_request&>())),
+                   typename P::hold> &&
+    noexcept(P::abandon(std::declval<typename P::located&>())) &&
+    std::is_same_v<decltype(P::try_repeat(
+                       std::declval<const lock_request&>(),
+                       std::declval<typename P::hold&>())),
+                   bool>>;
+}  // namespace detail
+
+// locates_files_v
+//
+// True when ProcessPolicy P offers the steps that key the thread level by
+// the file (locate(), thread_key(), lock_located(), abandon(),
+// try_repeat()).
+template <class P>
+inline constexpr bool locates_files_v =
+    detail::is_detected_v<P, detail::locating_policy_probe>;
+
 // is_process_policy_v
 //
 // True when P has the members a ProcessPolicy requires.
 template <class P>
 inline constexpr bool is_process_policy_v =
     detail::is_detected_v<P, detail::process_policy_probe>;
+
+namespace detail {
+template <class P>
+using key_form_probe = std::enable_if_t<
+    std::is_same_v<std::decay_t<decltype(P::keys)>, key_form>>;
+
+template <class P>
+constexpr key_form process_key_form() noexcept {
+  if constexpr (is_detected_v<P, key_form_probe>) {
+    return P::keys;
+  } else {
+    return key_form::as_opened;
+  }
+}
+}  // namespace detail
+
+// process_key_form_v
+//
+// The key_form a guard over ProcessPolicy P folds spellings in: P::keys if
+// P declares it, else key_form::as_opened.
+template <class P>
+inline constexpr key_form process_key_form_v = detail::process_key_form<P>();
 
 }  // namespace dreadlocks
 

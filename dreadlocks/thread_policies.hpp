@@ -17,7 +17,9 @@
 //   static void P::release(hold& hold) noexcept;
 //     Gives the hold back. May run on another thread than acquire() did
 //     (a guard can be moved); never throws.
-// Guarantee: whatever it grants, it grants per key (`request.key`).
+// Guarantee: whatever it grants, it grants per key (`request.key`). Errors
+// name `request.path()`: where the guard keys the thread level by the file,
+// `request.key` may be another spelling of it than the user's.
 //
 // Shipped:
 //   shareable_thread_lock  a keyed registry of shared/exclusive locks with

@@ -176,6 +176,102 @@ class process_registry {
     instance().release_slow(file, holder, shared);
   }
 
+  // The three steps of a guard that keys its thread level by the file
+  // (basic_path_lock over a ProcessPolicy that offers locate()): find the
+  // file first, then lock the thread level under the file's thread key,
+  // then the OS lock.
+  //
+  // located_file: a file found or opened for one request and counted as
+  // one of its users (so that it stays open, and its thread key stays the
+  // same, until the request is granted and released or abandoned).
+  struct located_file {
+    file_state* file = nullptr;
+    // The file's thread key when it is not the request's own key (empty
+    // otherwise: the common case costs no copy).
+    lock_key other_thread_key;
+  };
+
+  // try_repeat()
+  //
+  // Grants, without the mutex or a system call, a reentrant repeat of a
+  // mode the calling thread `self` holds, alone, on the file the request's
+  // key opened; returns false for anything else. When it grants, the
+  // request's key is the file's thread key (the word lives in the block of
+  // the key that opened the file).
+  static bool try_repeat(const lock_request& request, thread_tag self,
+                         held_file& granted) noexcept {
+    if (!try_fast_repeat(request, self)) return false;
+    granted = {static_cast<file_state*>(
+                   request.key.registry_entry(lock_key::process_slot)),
+               &request.key.process_hold_word()};
+    return true;
+  }
+
+  // locate_file()
+  //
+  // Finds the file the request's key names, opening it if this process
+  // does not hold it (no OS lock yet), and counts the request as one of
+  // its users. Throws std::system_error for a file that cannot be opened
+  // (then leaves nothing behind).
+  static located_file locate_file(const lock_request& request,
+                                  lock_kind kind, bool stat_before_open) {
+    process_registry& registry = instance();
+    std::lock_guard<std::mutex> lock(registry.mutex_);
+    file_state& file = registry.locate(request, kind, stat_before_open);
+    located_file located;
+    located.file = &file;
+    // The key that opened the file: the same for every spelling while
+    // anybody uses the file, and read here under the mutex (spellings may
+    // grow meanwhile).
+    const lock_key& opener = file.spellings.front();
+    if (!opener.shares_block_with(request.key)) {
+      located.other_thread_key = opener;
+    }
+    return located;
+  }
+
+  // thread_key()
+  //
+  // Returns the key the thread level locks a located file under: one key
+  // per open file, whatever spelling located it.
+  static const lock_key& thread_key(const located_file& located,
+                                    const lock_request& request) noexcept {
+    return located.other_thread_key.native().empty()
+               ? request.key
+               : located.other_thread_key;
+  }
+
+  // lock_located()
+  //
+  // Grants `request` at the process level on the file located for it, to
+  // the calling thread `self`, as acquire() does. Consumes the request's
+  // use of the file either way: throws as acquire(), leaving no hold and
+  // no use behind.
+  static held_file lock_located(located_file& located,
+                                const lock_request& request,
+                                thread_tag self) {
+    process_registry& registry = instance();
+    std::unique_lock<std::mutex> lock(registry.mutex_);
+    file_state& file = *std::exchange(located.file, nullptr);
+    return registry.raise(lock, file, request, self);
+  }
+
+  // abandon_located()
+  //
+  // Drops the request's use of a located file it will not lock (the thread
+  // level refused it); closes the file if nobody else uses it.
+  static void abandon_located(located_file& located) noexcept {
+    file_state* file = std::exchange(located.file, nullptr);
+    if (file == nullptr) return;
+    process_registry& registry = instance();
+    std::lock_guard<std::mutex> lock(registry.mutex_);
+    if (file->orphaned) {
+      registry.forget_orphan(*file);
+    } else {
+      registry.abandon(*file);
+    }
+  }
+
   // trim()
   //
   // Forgets the closed files kept for reopening and frees the spare states:
@@ -230,11 +326,17 @@ class process_registry {
   held_file acquire_slow(const lock_request& request, lock_kind kind,
                          bool stat_before_open, thread_tag self) {
     std::unique_lock<std::mutex> lock(mutex_);
-    file_state& file = locate(request, kind, stat_before_open);
+    return raise(lock, locate(request, kind, stat_before_open), request, self);
+  }
+
+  // Grants `request` on `file`, located for it (one of its users), under
+  // the mutex held by `lock`; on a throw the request's use is dropped.
+  held_file raise(std::unique_lock<std::mutex>& lock, file_state& file,
+                  const lock_request& request, thread_tag self) {
     if (!request.reentry_allowed && file.owners.find(self) != nullptr) {
       abandon(file);
       throw recursive_deadlock_error(
-          request.operation, request.key.path(), lock_level::process,
+          request.operation, request.path(), lock_level::process,
           request.shared,
           "asked again by the thread that holds it, without reentrancy");
     }
@@ -714,7 +816,7 @@ class process_registry {
       case lock_status::deadlock:
         abandon(file);
         throw recursive_deadlock_error(
-            request.operation, request.key.path(), lock_level::process,
+            request.operation, request.path(), lock_level::process,
             request.shared,
             "would deadlock with another process (reported by the kernel)");
       case lock_status::failed:
@@ -724,14 +826,14 @@ class process_registry {
     throw std::system_error(result.error, std::generic_category(),
                             std::string(request.operation) +
                                 ": cannot lock \"" +
-                                request.key.path().string() + "\"");
+                                request.path().string() + "\"");
   }
 
   [[noreturn]] void fail_would_block(file_state& file,
                                      const lock_request& request) {
     abandon(file);
     throw acquiring_process_level_lock_would_block_error(
-        request.operation, request.key.path(), request.shared,
+        request.operation, request.path(), request.shared,
         refusal_reason(request));
   }
 

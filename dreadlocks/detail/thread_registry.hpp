@@ -196,7 +196,7 @@ class thread_registry {
       if (!request.reentry_allowed) {
         settle(state);
         throw recursive_deadlock_error(
-            request.operation, request.key.path(), lock_level::thread,
+            request.operation, request.path(), lock_level::thread,
             request.shared,
             "asked again by the thread that holds it, without reentrancy");
       }
@@ -382,7 +382,7 @@ class thread_registry {
     if (state.upgrade_pending) {
       settle(state);
       throw recursive_deadlock_error(
-          request.operation, request.key.path(), lock_level::thread, false,
+          request.operation, request.path(), lock_level::thread, false,
           "asked as an upgrade from shared while another thread holding it "
           "shared already waits to upgrade");
     }
@@ -401,7 +401,7 @@ class thread_registry {
                                      const lock_request& request) {
     abandon(state);
     throw acquiring_thread_level_lock_would_block_error(
-        request.operation, request.key.path(), request.shared,
+        request.operation, request.path(), request.shared,
         refusal_reason(request));
   }
 

@@ -126,6 +126,23 @@ struct process_ok {
 };
 static_assert(dreadlocks::is_process_policy_v<process_ok>);
 
+// How keys are folded (docs/keys.md): as opened unless the policy says it
+// opens no file; only the shipped file-backed policies locate files first.
+struct process_lexical : process_ok {
+  static constexpr dreadlocks::key_form keys = dreadlocks::key_form::lexical;
+};
+static_assert(dreadlocks::process_key_form_v<process_ok> ==
+              dreadlocks::key_form::as_opened);
+static_assert(dreadlocks::process_key_form_v<process_lexical> ==
+              dreadlocks::key_form::lexical);
+static_assert(dreadlocks::process_key_form_v<dreadlocks::no_process_lock> ==
+              dreadlocks::key_form::lexical);
+static_assert(dreadlocks::process_key_form_v<dreadlocks::fcntl_process_lock> ==
+              dreadlocks::key_form::as_opened);
+static_assert(dreadlocks::locates_files_v<dreadlocks::fcntl_process_lock>);
+static_assert(!dreadlocks::locates_files_v<process_ok>);
+static_assert(!dreadlocks::locates_files_v<dreadlocks::no_process_lock>);
+
 struct no_native_handle {
   using native_handle_type = int;
   struct hold {};
@@ -365,9 +382,18 @@ BOOST_AUTO_TEST_CASE(unlock_releases_in_reverse_once) {
   BOOST_TEST(take_events() == expected, boost::test_tools::per_element());
 }
 
+// A ProcessPolicy that does not say how keys are folded (no `keys`) gets
+// them as opened: `.` and `//` folded, `a/..` kept (`a` could be a
+// symlink; docs/keys.md).
 BOOST_AUTO_TEST_CASE(policies_see_the_normalized_request) {
   const fs::path file = dreadlocks_test::unique_path("recorded-request");
-  const fs::path spelled = file.parent_path() / "a" / ".." / file.filename();
+  const fs::path spelled =
+      file.parent_path().string() + "//./" + file.filename().string();
+  {
+    const fs::path dotted = file.parent_path() / "a" / ".." / file.filename();
+    recorded_lock lock(dotted.string());
+    BOOST_TEST(last_request().key == dotted.string());
+  }
   {
     recorded_lock lock(spelled.string(),
                        {.shared = true, .blocking = false, .reentrant = true});

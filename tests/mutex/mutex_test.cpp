@@ -270,12 +270,19 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(members_and_signatures, M, all_mutexes) {
 }
 
 // The mutex names the normalized absolute path and locks nothing until
-// asked; a bad path is refused when the mutex is made.
+// asked; a bad path is refused when the mutex is made. A file-backed
+// mutex keeps `..` (docs/keys.md: `sub` could be a symlink); the
+// thread-level one folds it.
 BOOST_AUTO_TEST_CASE_TEMPLATE(names_normalized_path, M, all_mutexes) {
   const auto empty = dlt::holdings_now();
   const auto file = dlt::unique_path("names");
   M m(file.parent_path() / "." / "sub" / ".." / file.filename());
-  BOOST_TEST(m.path() == dlt::key_of(file));
+  if constexpr (dlt::excludes_processes_v<typename M::guard_type>) {
+    BOOST_TEST(m.path() ==
+               file.parent_path() / "sub" / ".." / file.filename());
+  } else {
+    BOOST_TEST(m.path() == dlt::key_of(file));
+  }
   BOOST_TEST(dlt::holdings_now() == empty);
   BOOST_CHECK_THROW(M(""), std::system_error);
 }

@@ -136,3 +136,50 @@ BOOST_AUTO_TEST_CASE(path_is_built_once_for_all_copies_even_when_threads_race) {
   }
   BOOST_TEST(key.path() == fs::path("/tmp/key-test/raced/lock"));
 }
+
+// Keys as opened (docs/keys.md): only the foldings open(2) agrees with; a
+// `..` after a component of the path is kept, one after the current
+// directory's components (getcwd() names real directories) or under the
+// root is folded.
+BOOST_AUTO_TEST_CASE(keys_as_opened_keep_dot_dot_after_the_path) {
+  using dreadlocks::key_form;
+  const auto opened = [](const std::string& spelling) {
+    return dreadlocks::lock_key(spelling, kOperation, key_form::as_opened)
+        .native();
+  };
+  const std::string cwd = fs::current_path().native();
+  const std::string parent = fs::current_path().parent_path().native();
+  BOOST_TEST(opened("/tmp/x/lock") == "/tmp/x/lock");
+  BOOST_TEST(opened("/tmp//x/./lock/") == "/tmp/x/lock");
+  BOOST_TEST(opened("//tmp/x/lock/.") == "/tmp/x/lock");
+  BOOST_TEST(opened("/tmp/link/../lock") == "/tmp/link/../lock");
+  BOOST_TEST(opened("/tmp/a/b/../../lock") == "/tmp/a/b/../../lock");
+  BOOST_TEST(opened("/../tmp/lock") == "/tmp/lock");
+  BOOST_TEST(opened("/..") == "/");
+  BOOST_TEST(opened("/") == "/");
+  BOOST_TEST(opened("lock") == cwd + "/lock");
+  BOOST_TEST(opened("./sub/../lock") == cwd + "/sub/../lock");
+  BOOST_TEST(opened("../lock") == parent + "/lock");
+  BOOST_TEST(opened("sub/../../lock") == cwd + "/sub/../../lock");
+}
+
+// The thread's recent keys never hand a key of one form to a request for
+// the other: the same spelling gets its own fold each time.
+BOOST_AUTO_TEST_CASE(recent_keys_keep_the_forms_apart) {
+  using dreadlocks::key_form;
+  const std::string spelling = "/tmp/key-test/link/../lock";
+  for (int round = 0; round < 3; ++round) {
+    const dreadlocks::lock_key lexical(spelling, kOperation);
+    const dreadlocks::lock_key opened(spelling, kOperation,
+                                      key_form::as_opened);
+    BOOST_TEST(lexical.native() == "/tmp/key-test/lock");
+    BOOST_TEST((lexical.form() == key_form::lexical));
+    BOOST_TEST(opened.native() == spelling);
+    BOOST_TEST((opened.form() == key_form::as_opened));
+    // A lexical text is already folded as opened; the converse folds.
+    BOOST_TEST(lexical.in_form(key_form::as_opened, kOperation).native() ==
+               "/tmp/key-test/lock");
+    BOOST_TEST(opened.in_form(key_form::lexical, kOperation).native() ==
+               "/tmp/key-test/lock");
+  }
+}

@@ -490,6 +490,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
     };
     {
       scoped_chdir in_dir(dir);
+      // `sub/..` reaches the file through a real `sub` (docs/keys.md).
+      fs::create_directories(dir / "sub");
       another_spelling("lock", "a relative spelling");
       another_spelling("./sub/../lock", "a dotted relative spelling");
     }

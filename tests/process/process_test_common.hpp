@@ -122,11 +122,14 @@ attempt try_lock_once(const std::filesystem::path& file,
       const dreadlocks::acquiring_process_level_lock_would_block_error& error) {
     if (detail) *detail = error.what();
     const std::string what = error.what();
+    // The key as the guard folds it: `..` kept where open(2) needs it.
+    const std::filesystem::path key =
+        dreadlocks::lock_key(file, "test", Lock::kKeyForm).path();
     const bool well_formed =
         error.level() == dreadlocks::lock_level::process &&
         error.code() == std::errc::operation_would_block &&
-        error.shared() == options.shared && error.path() == key_of(file) &&
-        what.find(key_of(file).string()) != std::string::npos &&
+        error.shared() == options.shared && error.path() == key &&
+        what.find(key.string()) != std::string::npos &&
         what.find("process-level") != std::string::npos &&
         what.find(mode_name(options.shared)) != std::string::npos;
     return well_formed ? attempt::process_would_block : attempt::other_error;
