@@ -448,28 +448,43 @@ class lock_key {
           std::string(operation) + ": path \"" + shown +
               "\" contains a NUL character");
     }
-    if constexpr (std::filesystem::path::preferred_separator == '/') {
-      if (form == key_form::as_opened) return fold_as_opened(text);
+    if (path.is_absolute()) {
+      if constexpr (std::filesystem::path::preferred_separator == '/') {
+        if (form == key_form::as_opened) return fold_as_opened({}, text);
+      }
+      return path.lexically_normal();
     }
-    if (path.is_absolute()) return path.lexically_normal();
-    // The current directory may have been deleted: say which operation and
-    // which path could not be resolved, not only "cannot get current path".
+    const std::filesystem::path here = current_directory(path, operation);
+    if constexpr (std::filesystem::path::preferred_separator == '/') {
+      if (form == key_form::as_opened) return fold_as_opened(here.native(), text);
+    }
+    return (here / path).lexically_normal();
+  }
+
+  // Returns the current directory, against which the relative `path` is
+  // resolved. The directory may have been deleted: then throws
+  // std::system_error saying which operation and which path could not be
+  // resolved, not only "cannot get current path".
+  static std::filesystem::path current_directory(
+      const std::filesystem::path& path, const char* operation) {
     std::error_code error;
-    const std::filesystem::path here = std::filesystem::current_path(error);
+    std::filesystem::path here = std::filesystem::current_path(error);
     if (error) {
       throw std::system_error(
           error, std::string(operation) + ": cannot resolve relative path \"" +
                      path.string() + "\": cannot get the current directory");
     }
-    return (here / path).lexically_normal();
+    return here;
   }
 
-  // Returns `text` (POSIX, not empty) made absolute and folded as
+  // Returns `text` (POSIX, not empty) made absolute against `here` (the
+  // current directory; empty for an absolute `text`) and folded as
   // key_form::as_opened says. A `..` folds into the component before it
   // only when that component came from getcwd(), which names real
   // directories: then `cwd/..` is the directory above it whatever open(2)
   // does; after a component of `text` it could be a symlink, and stays.
-  static std::filesystem::path fold_as_opened(string_view_type text) {
+  static std::filesystem::path fold_as_opened(string_view_type here,
+                                             string_view_type text) {
     using string_type = std::filesystem::path::string_type;
     string_type folded;  // "" is the root; each component adds "/name"
     std::vector<std::size_t> starts;  // where each component of `folded` starts
@@ -497,7 +512,7 @@ class lock_key {
         if (from_cwd) real = starts.size();
       }
     };
-    if (text[0] != '/') add(std::filesystem::current_path().native(), true);
+    if (text[0] != '/') add(here, true);
     add(text, false);
     if (folded.empty()) folded = string_type(1, '/');
     return std::filesystem::path(std::move(folded));
