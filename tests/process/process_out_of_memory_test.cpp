@@ -62,17 +62,13 @@ void operator delete(void* block, std::size_t) noexcept { std::free(block); }
 namespace {
 
 template <class P>
-using both_levels_mutex =
-    dreadlocks::basic_path_mutex<dreadlocks::shareable_thread_lock, P,
-                                 dreadlocks::reentrant_if_requested>;
+using both_levels_mutex = dlt::with_both_levels<dreadlocks::basic_path_mutex, P>;
 template <class P>
 using both_levels_multi_path_lock =
-    dreadlocks::basic_multi_path_lock<dreadlocks::shareable_thread_lock, P,
-                                      dreadlocks::reentrant_if_requested>;
+    dlt::with_both_levels<dreadlocks::basic_multi_path_lock, P>;
 template <class P>
 using process_level_multi_path_lock =
-    dreadlocks::basic_multi_path_lock<dreadlocks::no_thread_lock, P,
-                                      dreadlocks::reentrant_if_requested>;
+    dlt::with_process_level<dreadlocks::basic_multi_path_lock, P>;
 
 // Every composition, the thread level alone included.
 using all_locks =
@@ -254,8 +250,6 @@ situation lock_situation(std::string name, std::optional<Lock>& guard,
   what.release = [&guard] { guard.reset(); };
   return what;
 }
-
-using lock_options = dreadlocks::lock_options;
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(first_lock, Lock, all_locks) {
   dlt::alarm_watchdog dog("first_lock", 120s);

@@ -16,17 +16,23 @@
 
 namespace dreadlocks_test {
 
+// Any kind of lock (basic_path_lock, basic_path_mutex,
+// basic_multi_path_lock) composed over the process policy P, as the aliases
+// compose it over the default one.
+template <template <class, class, class> class Kind, class P>
+using with_process_level =
+    Kind<dreadlocks::no_thread_lock, P, dreadlocks::reentrant_if_requested>;
+template <template <class, class, class> class Kind, class P>
+using with_both_levels = Kind<dreadlocks::shareable_thread_lock, P,
+                              dreadlocks::reentrant_if_requested>;
+
 // Process policy P with no thread level, and with the shareable one; both
 // honour a request's `reentrant` flag, so that one type serves nested and
 // non-nested scenarios.
 template <class P>
-using process_level_lock =
-    dreadlocks::basic_path_lock<dreadlocks::no_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
+using process_level_lock = with_process_level<dreadlocks::basic_path_lock, P>;
 template <class P>
-using both_levels_lock =
-    dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock, P,
-                                dreadlocks::reentrant_if_requested>;
+using both_levels_lock = with_both_levels<dreadlocks::basic_path_lock, P>;
 
 // What another process would hold against Lock: the same OS primitive,
 // without Lock's thread level (which another process does not share).
