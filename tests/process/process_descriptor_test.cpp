@@ -91,38 +91,6 @@ std::vector<bad_input> bad_inputs() {
   return inputs;
 }
 
-// Tries Lock on `path` and checks that it throws std::system_error with
-// `code` and a message containing `named`, and leaves no descriptor and no
-// registry entry behind. Returns an empty string or what went wrong (so
-// that children can use it too).
-template <class Lock>
-std::string check_failure(const fs::path& path, std::errc code,
-                          const std::vector<std::string>& named) {
-  const std::size_t fds = dlt::open_descriptor_count();
-  const std::size_t files = dlt::open_lock_files();
-  std::string problem;
-  try {
-    Lock lock(path, dlt::mode(false, false));
-    problem = "granted";
-  } catch (const std::system_error& error) {
-    const std::string what = error.what();
-    if (error.code() != code) {
-      problem = "wrong code " + error.code().message() + " (" + what + ")";
-    } else {
-      for (const auto& text : named) {
-        if (what.find(text) == std::string::npos) {
-          problem +=
-              "message \"" + what + "\" does not contain \"" + text + "\"; ";
-        }
-      }
-    }
-  } catch (const std::exception& error) {
-    problem = std::string("not a std::system_error: ") + error.what();
-  }
-  if (dlt::open_descriptor_count() != fds) problem += "; leaked a descriptor";
-  if (dlt::open_lock_files() != files) problem += "; left a registry entry";
-  return problem;
-}
 
 // Makes file permission checks apply to this (root) process: clears
 // CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER from its effective
@@ -298,7 +266,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_inputs_leave_nothing_behind, Lock,
   dlt::alarm_watchdog dog("bad_inputs_leave_nothing_behind", 20s);
   for (const auto& input : bad_inputs()) {
     const std::string problem =
-        check_failure<Lock>(input.path, input.code, input.named);
+        dlt::check_failure<Lock>(input.path, input.code, input.named);
     BOOST_TEST(problem.empty(), input.name << ": " << problem);
   }
 }
@@ -327,7 +295,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(failures_keep_other_locks, Lock,
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
     for (const auto& input : inputs) {
       const std::string problem =
-          check_failure<Lock>(input.path, input.code, input.named);
+          dlt::check_failure<Lock>(input.path, input.code, input.named);
       BOOST_TEST(problem.empty(), input.name << ": " << problem);
       BOOST_TEST(other.try_lock(true) == attempt::process_would_block,
                  "after " << input.name);
@@ -365,7 +333,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(no_permission, Lock, dlt::file_locks) {
   { dlt::process_level_of<Lock> create(file); }
   fs::permissions(file, fs::perms::none);
   if (::geteuid() != 0) {
-    const std::string problem = check_failure<Lock>(
+    const std::string problem = dlt::check_failure<Lock>(
         file, std::errc::permission_denied, {file.string()});
     BOOST_TEST(problem.empty(), problem);
     return;
@@ -377,7 +345,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(no_permission, Lock, dlt::file_locks) {
         ::faccessat(AT_FDCWD, file.c_str(), R_OK, AT_EACCESS) != 0 &&
             errno == EACCES,
         "permissions are checked after dropping them");
-    const std::string problem = check_failure<Lock>(
+    const std::string problem = dlt::check_failure<Lock>(
         file, std::errc::permission_denied, {file.string()});
     dlt::child_require(problem.empty(), problem);
     return 0;

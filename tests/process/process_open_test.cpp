@@ -79,35 +79,13 @@ dlt::exit_status plant_as_nobody(const fs::path& shared,
 }
 
 // Expects Lock on `link` (a dangling symlink) to throw a std::system_error
-// that names the path and says "dangling symlink", leaving no descriptor
-// and no registry entry. Returns what went wrong, or "".
+// (ENOENT) that names the path and says "dangling symlink", leaving no
+// descriptor and no registry entry. Returns what went wrong, or "".
 template <class Lock>
 std::string check_dangling_refused(const fs::path& link, bool shared) {
-  const std::size_t fds = dlt::open_descriptor_count();
-  const std::size_t files = dlt::open_lock_files();
-  std::string problem;
-  try {
-    Lock lock(link, dlt::mode(shared, false));
-    problem = "granted";
-  } catch (const std::system_error& error) {
-    const std::string what = error.what();
-    if (error.code() != std::errc::no_such_file_or_directory) {
-      problem = "wrong code " + error.code().message() + "; ";
-    }
-    if (what.find("\"" + dlt::key_of(link).string() + "\"") ==
-        std::string::npos) {
-      problem += "path not named; ";
-    }
-    if (what.find("dangling symlink") == std::string::npos) {
-      problem += "\"dangling symlink\" not said; ";
-    }
-    if (!problem.empty()) problem += "message: " + what;
-  } catch (const std::exception& error) {
-    problem = std::string("not a std::system_error: ") + error.what();
-  }
-  if (dlt::open_descriptor_count() != fds) problem += "; leaked a descriptor";
-  if (dlt::open_lock_files() != files) problem += "; left a registry entry";
-  return problem;
+  return dlt::check_failure<Lock>(
+      link, std::errc::no_such_file_or_directory,
+      {"\"" + dlt::key_of(link).string() + "\"", "dangling symlink"}, shared);
 }
 
 // Whether the kernel refuses to follow another user's symlink in a sticky

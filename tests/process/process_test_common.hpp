@@ -22,6 +22,7 @@
 #include <string>
 #include <system_error>
 #include <type_traits>
+#include <vector>
 
 #include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
@@ -68,6 +69,40 @@ Lock lock_through(const dreadlocks::lock_key& key,
 // level, however many holds).
 inline std::size_t open_lock_files() {
   return dreadlocks::detail::process_registry::instance().open_files();
+}
+
+// Tries Lock on `path` (in `shared` mode, without waiting) and checks that it throws std::system_error with
+// `code` and a message containing `named`, and leaves no descriptor and no
+// registry entry behind. Returns an empty string or what went wrong (so
+// that children can use it too).
+template <class Lock>
+std::string check_failure(const std::filesystem::path& path, std::errc code,
+                          const std::vector<std::string>& named,
+                          bool shared = false) {
+  const std::size_t fds = open_descriptor_count();
+  const std::size_t files = open_lock_files();
+  std::string problem;
+  try {
+    Lock lock(path, mode(shared, false));
+    problem = "granted";
+  } catch (const std::system_error& error) {
+    const std::string what = error.what();
+    if (error.code() != code) {
+      problem = "wrong code " + error.code().message() + " (" + what + ")";
+    } else {
+      for (const auto& text : named) {
+        if (what.find(text) == std::string::npos) {
+          problem +=
+              "message \"" + what + "\" does not contain \"" + text + "\"; ";
+        }
+      }
+    }
+  } catch (const std::exception& error) {
+    problem = std::string("not a std::system_error: ") + error.what();
+  }
+  if (open_descriptor_count() != fds) problem += "; leaked a descriptor";
+  if (open_lock_files() != files) problem += "; left a registry entry";
+  return problem;
 }
 
 // For BOOST_TEST: whether a child exited with status 0; if not, the
