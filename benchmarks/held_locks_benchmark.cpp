@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "benchmarks/bench_support.hpp"
-#include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/process_policies.hpp"
 #include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
 
@@ -94,7 +94,7 @@ void held(benchmark::State& state) {
   // Entries left unused by earlier runs would be reused and hide what a
   // held lock costs: the registries drop them first.
   dreadlocks::detail::thread_registry::instance().trim();
-  dreadlocks::detail::process_registry::instance().trim();
+  dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().trim();
   const std::int64_t before = live_bytes.load();
   for (std::int64_t i = 0; i < n; ++i) {
     locks.emplace_back(paths[static_cast<std::size_t>(i)]);

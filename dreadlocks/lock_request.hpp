@@ -29,8 +29,8 @@
 namespace dreadlocks {
 
 namespace detail {
-class process_registry;
 class thread_registry;
+struct key_access;
 }  // namespace detail
 
 // key_form
@@ -168,8 +168,8 @@ class lock_key {
   }
 
  private:
-  friend class detail::process_registry;
   friend class detail::thread_registry;
+  friend struct detail::key_access;
 
   // An empty key, for registries that keep one only sometimes.
   lock_key() noexcept : block_(nullptr) {}

@@ -59,108 +59,124 @@
 //
 // Shipped (the file-backed ones share one per-process registry, so all of
 // them and every alias cooperate on one file; docs/process-level.md):
-//   ofd_process_lock    Linux open-file-description locks (F_OFD_SETLK[W]);
-//                       falls back to classic locks where the kernel
-//                       refuses them. Default on Linux.
-//   fcntl_process_lock  classic POSIX record locks (F_SETLK[W]). Default on
-//                       other POSIX systems.
+//   file_process_lock<Primitive>
+//                       the file-backed policy, generic over a
+//                       LockPrimitive (dreadlocks/lock_primitive.hpp);
+//   ofd_process_lock    over ofd_primitive: Linux open-file-description
+//                       locks, falling back to classic ones where the
+//                       kernel refuses them. Default on Linux.
+//   fcntl_process_lock  over fcntl_primitive: classic POSIX record locks.
+//                       Default on other POSIX systems.
+//   flock_process_lock  over flock_primitive: BSD flock(2) locks, which
+//                       exclude and are excluded by util-linux flock(1).
 //   no_process_lock     grants everything at once; opens no file.
 
 #ifndef DREADLOCKS_PROCESS_POLICIES_HPP_
 #define DREADLOCKS_PROCESS_POLICIES_HPP_
 
+#include <fcntl.h>
+
 #include <type_traits>
 #include <utility>
 
 #include "dreadlocks/detail/detect.hpp"
-#include "dreadlocks/detail/posix_file.hpp"
 #include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/lock_request.hpp"
+#include "dreadlocks/posix_primitives.hpp"
 
 namespace dreadlocks {
 
-namespace detail {
-
-// The file-backed POSIX policies differ only in the lock family they ask
-// the kernel for, and in whether a new spelling must be stat'ed before it
-// is opened (classic locks die with any descriptor the process closes).
-template <lock_kind Kind>
-struct posix_process_lock {
-  using native_handle_type = native_file;
+// file_process_lock
+//
+// Locks the lock file a request names with `Primitive`, through the
+// process's registry: one handle per file, the threads of the process
+// sharing its lock, the lock file opened with the first request and closed
+// after the last. Offers the steps that key the thread level by the file
+// (one file, one lock). native_handle() returns the primitive's handle.
+template <class Primitive>
+struct file_process_lock {
+  using primitive = Primitive;
+  using native_handle_type = typename Primitive::native_handle_type;
+  using registry = detail::process_registry_for<Primitive>;
 
   struct hold {
-    process_registry::held_file granted{nullptr, nullptr};
-    thread_tag owner = 0;
+    typename registry::held_file granted;
+    detail::thread_tag owner = 0;
     bool shared = false;
   };
 
   static hold acquire(const lock_request& request) {
-    const thread_tag self = this_thread_tag();
-    return hold{process_registry::acquire(request, Kind, true, self),
-                self, request.shared};
+    const detail::thread_tag self = detail::this_thread_tag();
+    return hold{registry::template acquire<Primitive>(request, self), self,
+                request.shared};
   }
 
   static void release(hold& held) noexcept {
-    if (held.granted.file == nullptr) return;
-    process_registry::release(held.granted, held.owner, held.shared);
-    held.granted.file = nullptr;
+    if (held.granted.target == nullptr) return;
+    registry::release(held.granted, held.owner, held.shared);
+    held.granted.target = nullptr;
   }
 
   static native_handle_type native_handle(const hold& held) noexcept {
-    const auto* file = held.granted.file;
-    return file == nullptr ? invalid_file : file->file;
+    const auto* file = held.granted.target;
+    return file == nullptr ? Primitive::invalid_handle : file->handle;
   }
 
   // The steps of a guard keyed by the file (see the top of this file).
-  using located = process_registry::located_file;
+  using located = typename registry::located_file;
 
   static bool try_repeat(const lock_request& request, hold& granted) noexcept {
-    const thread_tag self = this_thread_tag();
-    process_registry::held_file file{nullptr, nullptr};
-    if (!process_registry::try_repeat(request, self, file)) return false;
+    const detail::thread_tag self = detail::this_thread_tag();
+    typename registry::held_file file;
+    if (!registry::try_repeat(request, self, file)) return false;
     granted = hold{file, self, request.shared};
     return true;
   }
 
   static located locate(const lock_request& request) {
-    return process_registry::locate_file(request, Kind, true);
+    return registry::template locate<Primitive>(request);
   }
 
   static const lock_key& thread_key(const located& file,
                                     const lock_request& request) noexcept {
-    return process_registry::thread_key(file, request);
+    return registry::thread_key(file, request);
   }
 
   static hold lock_located(located& file, const lock_request& request) {
-    const thread_tag self = this_thread_tag();
-    return hold{process_registry::lock_located(file, request, self), self,
+    const detail::thread_tag self = detail::this_thread_tag();
+    return hold{registry::lock_located(file, request, self), self,
                 request.shared};
   }
 
-  static void abandon(located& file) noexcept {
-    process_registry::abandon_located(file);
-  }
+  static void abandon(located& file) noexcept { registry::abandon(file); }
 };
-
-}  // namespace detail
 
 #if defined(F_OFD_SETLK)
 // ofd_process_lock
 //
-// Locks the whole lock file with an open-file-description lock. Such a lock
-// belongs to the descriptor's open file description, not to the process, so
-// closing another descriptor of the file does not release it.
-struct ofd_process_lock : detail::posix_process_lock<detail::lock_kind::ofd> {};
+// Locks the whole lock file with an open-file-description lock
+// (ofd_primitive). Such a lock belongs to the descriptor's open file
+// description, not to the process, so closing another descriptor of the
+// file does not release it.
+struct ofd_process_lock : file_process_lock<ofd_primitive> {};
 #endif
 
 // fcntl_process_lock
 //
-// Locks the whole lock file with a classic POSIX record lock, which belongs
-// to the process: closing any descriptor of the file releases it, which is
-// why the registry never opens a second one.
-struct fcntl_process_lock
-    : detail::posix_process_lock<detail::lock_kind::classic> {};
+// Locks the whole lock file with a classic POSIX record lock
+// (fcntl_primitive), which belongs to the process: closing any descriptor
+// of the file releases it, which is why the registry never opens a second
+// one.
+struct fcntl_process_lock : file_process_lock<fcntl_primitive> {};
+
+// flock_process_lock
+//
+// Locks the whole lock file with a BSD flock(2) lock (flock_primitive), the
+// lock util-linux flock(1) takes: a program using it and a shell script
+// using flock(1) on the same file exclude each other. An upgrade from
+// shared to exclusive is not atomic under flock(2) (see flock_primitive).
+struct flock_process_lock : file_process_lock<flock_primitive> {};
 
 // no_process_lock
 //

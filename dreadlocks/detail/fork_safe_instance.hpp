@@ -5,7 +5,7 @@
 // lock (issue 12, item 2).
 //
 // Contract:
-// - fork_safe_instance<Registry, Slot>::get() returns the one Registry of
+// - fork_safe_instance<Registry>::get() returns the one Registry of
 //   the process, made on first use with `new Registry` and never destroyed
 //   (guards released from static destructors still find it). Its fast path
 //   is one acquire load. It throws std::bad_alloc (nothing made, nothing
@@ -63,10 +63,10 @@
 //    made outside the mutex gives a child in which it is not published:
 //    the child makes its own. Threads that race on first use may each make
 //    one; the losers delete theirs, after the mutex is released.
-// 4. Then each made registry's mutex, in slot order (thread registry, then
-//    process registry); parent and child release in reverse order. No code
-//    path holds a registry mutex while it takes the creation mutex or the
-//    other registry's mutex, so this order cannot deadlock.
+// 4. Then each made registry's mutex, in slot order (the order they were
+//    made); parent and child release in reverse order. No code path holds
+//    a registry mutex while it takes the creation mutex or another
+//    registry's mutex, so any order is free of deadlock.
 // 5. glibc serializes forks of one process: __run_fork_handlers() takes
 //    atfork_lock before the first prepare handler and releases it after the
 //    last parent or child handler (posix/register-atfork.c, glibc 2.36;
@@ -86,6 +86,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 
 // constinit where the language has it (C++20): the compiler then proves
 // the constant initialization that the fork safety rests on.
@@ -97,13 +98,10 @@
 
 namespace dreadlocks::detail {
 
-// The registries that take part, in the order their mutexes are locked
-// around fork().
-enum fork_safe_slot : std::size_t {
-  thread_registry_slot = 0,
-  process_registry_slot = 1,
-  fork_safe_slots = 2,
-};
+// How many registries can take part: the thread registry and one process
+// registry per kind of handle (detail/process_registry.hpp), in the order
+// they were made. A fifth kind fails to be made (std::length_error).
+inline constexpr std::size_t fork_safe_slots = 4;
 
 // One registry's entry in the fork handlers' table.
 struct fork_safe_entry {
@@ -121,6 +119,8 @@ struct fork_safe_entry {
 class fork_safe_instances {
  protected:
   static inline DREADLOCKS_CONSTINIT fork_safe_entry slots_[fork_safe_slots];
+  // How many of slots_ are taken; under the creation mutex.
+  static inline DREADLOCKS_CONSTINIT std::size_t slots_taken_ = 0;
   static inline DREADLOCKS_CONSTINIT std::mutex creation_mutex_{};
   static inline DREADLOCKS_CONSTINIT std::atomic<bool> handlers_registered_{
       false};
@@ -176,18 +176,18 @@ class fork_safe_instances {
 
 // fork_safe_instance
 //
-// The one Registry of the process, in slot `Slot` (see the file comment).
-template <class Registry, std::size_t Slot>
+// The one Registry of the process, in the slot it took when it was made
+// (see the file comment).
+template <class Registry>
 class fork_safe_instance : fork_safe_instances {
-  static_assert(Slot < fork_safe_slots, "one slot per registry");
-
  public:
   // get()
   //
-  // Returns the registry, making it on first use. Throws std::bad_alloc.
+  // Returns the registry, making it on first use. Throws std::bad_alloc,
+  // or std::length_error when every slot is taken.
   static Registry& get() {
-    if (void* made = slots_[Slot].instance.load(std::memory_order_acquire)) {
-      return *static_cast<Registry*>(made);
+    if (Registry* made = published_.load(std::memory_order_acquire)) {
+      return *made;
     }
     return create();
   }
@@ -201,10 +201,13 @@ class fork_safe_instance : fork_safe_instances {
     // if another thread published one first. Throws: nothing published.
     std::unique_ptr<Registry> fresh(new Registry);
     const std::lock_guard<std::mutex> publishing(creation_mutex_);
-    fork_safe_entry& mine = slots_[Slot];
-    if (void* made = mine.instance.load(std::memory_order_relaxed)) {
-      return *static_cast<Registry*>(made);  // another thread's
+    if (Registry* made = published_.load(std::memory_order_relaxed)) {
+      return *made;  // another thread's
     }
+    if (slots_taken_ == fork_safe_slots) {
+      throw std::length_error("dreadlocks: too many kinds of registry");
+    }
+    fork_safe_entry& mine = slots_[slots_taken_++];
     mine.lock = [](void* registry) noexcept {
       static_cast<Registry*>(registry)->mutex_.lock();
     };
@@ -216,8 +219,12 @@ class fork_safe_instance : fork_safe_instances {
     };
     Registry* const made = fresh.release();
     mine.instance.store(made, std::memory_order_release);
+    published_.store(made, std::memory_order_release);
     return *made;
   }
+
+  // The fast path's copy of this registry's slot's instance.
+  static inline DREADLOCKS_CONSTINIT std::atomic<Registry*> published_{nullptr};
 };
 
 }  // namespace dreadlocks::detail

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "dreadlocks/detail/owners.hpp"
 #include "dreadlocks/detail/single_thread.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
 
@@ -43,6 +44,37 @@ constexpr std::uint32_t count(std::uint64_t word, bool shared) noexcept {
 constexpr std::uint64_t make(thread_tag thread, std::uint32_t shared,
                              std::uint32_t exclusive) noexcept {
   return thread | shared * kShared | exclusive * kExclusive;
+}
+
+// Returns `word` with one more hold of `shared`'s mode by `self`, or kSlow
+// when the fast mode cannot grant it: the word is slow or names another
+// thread, the thread holds kMost of the mode already, or the hold would
+// upgrade shared to exclusive and `may_upgrade` is false.
+constexpr std::uint64_t with_repeat(std::uint64_t word, thread_tag self,
+                                    bool shared, bool may_upgrade) noexcept {
+  if ((word & kSlow) != 0 || holder(word) != self) return kSlow;
+  if (!shared && !may_upgrade && count(word, false) == 0) return kSlow;
+  if (count(word, shared) >= kMost) return kSlow;
+  return word + unit(shared);
+}
+
+// Adds the holds of a word that is not kSlow to an owner table that is
+// empty in the fast mode (so that this allocates nothing).
+inline void to_owners(std::uint64_t word, owner_table& owners) noexcept {
+  owners.add(holder(word), count(word, true), count(word, false));
+}
+
+// Returns the word of the one thread in `owners` and empties the table; or
+// kSlow, leaving the table as it is, when it lists more or fewer threads or
+// more holds of a mode than a word counts.
+inline std::uint64_t take_from_owners(owner_table& owners) noexcept {
+  const auto* only = owners.only();
+  if (only == nullptr || only->shared > kMost || only->exclusive > kMost) {
+    return kSlow;
+  }
+  const std::uint64_t word = make(only->thread, only->shared, only->exclusive);
+  owners.clear();
+  return word;
 }
 
 // Replaces `word`, last read as `seen`, with `desired`; on failure `seen`

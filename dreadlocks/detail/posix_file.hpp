@@ -9,6 +9,7 @@
 #define DREADLOCKS_DETAIL_POSIX_FILE_HPP_
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -17,28 +18,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <system_error>
+
+#include "dreadlocks/lock_primitive.hpp"
 
 namespace dreadlocks::detail {
 
 using native_file = int;
 inline constexpr native_file invalid_file = -1;
-
-// The OS lock a process holds on a file, ordered by strength.
-enum class os_mode : std::uint8_t { none, shared, exclusive };
-
-// Which fcntl lock family a file is locked with.
-enum class lock_kind : std::uint8_t {
-  ofd,      // open-file-description locks: owned by the descriptor's
-            // description (Linux >= 3.15)
-  classic,  // POSIX record locks: owned by the process
-};
-
-// What a lock call came to. `error` is the errno for `failed`.
-enum class lock_status { acquired, would_block, deadlock, unsupported, failed };
-struct lock_result {
-  lock_status status;
-  int error;
-};
 
 // Identifies a file independently of how its path is spelled.
 struct file_id {
@@ -165,39 +152,64 @@ inline bool identify_file(native_file file, file_id& id, int& error) noexcept {
 // Linux always closes it, so it is not retried.
 inline void close_file(native_file file) noexcept { ::close(file); }
 
-// Sets the whole-file lock of `file` to `mode` (none unlocks). With `wait`,
-// blocks until granted, retrying EINTR; without, returns would_block at
-// once. Changing a held lock's mode replaces it; an upgrade that must wait
-// keeps the shared lock while it waits.
-inline lock_result set_file_lock(native_file file, lock_kind kind,
-                                 os_mode mode, bool wait) noexcept {
+// The error of a failed POSIX call.
+inline std::error_code posix_error(int error) noexcept {
+  return std::error_code(error, std::generic_category());
+}
+
+// Sets the whole-file fcntl record lock of `file` to `mode` (none unlocks):
+// an open-file-description lock with `ofd`, a classic one without. With
+// `wait`, blocks until granted, retrying EINTR; without, returns
+// would_block at once. Changing a held lock's mode replaces it; an upgrade
+// that must wait keeps the shared lock while it waits.
+inline lock_result set_record_lock(native_file file, bool ofd,
+                                   primitive_mode mode, bool wait) noexcept {
   struct ::flock request {};
-  request.l_type = mode == os_mode::none     ? F_UNLCK
-                   : mode == os_mode::shared ? F_RDLCK
-                                             : F_WRLCK;
+  request.l_type = mode == primitive_mode::none     ? F_UNLCK
+                   : mode == primitive_mode::shared ? F_RDLCK
+                                                    : F_WRLCK;
   request.l_whence = SEEK_SET;
   request.l_start = 0;
   request.l_len = 0;  // to the end of the file, however it grows
   int command = wait ? F_SETLKW : F_SETLK;
 #if defined(F_OFD_SETLK)
-  if (kind == lock_kind::ofd) command = wait ? F_OFD_SETLKW : F_OFD_SETLK;
+  if (ofd) command = wait ? F_OFD_SETLKW : F_OFD_SETLK;
 #else
-  if (kind == lock_kind::ofd) return {lock_status::unsupported, EINVAL};
+  if (ofd) return {lock_status::unsupported, posix_error(EINVAL)};
 #endif
   for (;;) {
     if (::fcntl(file, command, &request) == 0) {
-      return {lock_status::acquired, 0};
+      return {lock_status::acquired, {}};
     }
     const int error = errno;
     if (error == EINTR) continue;
     if (error == EAGAIN || error == EACCES) {
-      return {lock_status::would_block, error};
+      return {lock_status::would_block, posix_error(error)};
     }
-    if (error == EDEADLK) return {lock_status::deadlock, error};
-    if (error == EINVAL && kind == lock_kind::ofd) {
-      return {lock_status::unsupported, error};
+    if (error == EDEADLK) return {lock_status::deadlock, posix_error(error)};
+    if (error == EINVAL && ofd) {
+      return {lock_status::unsupported, posix_error(error)};
     }
-    return {lock_status::failed, error};
+    return {lock_status::failed, posix_error(error)};
+  }
+}
+
+// Sets the flock(2) lock of `file` to `mode` (none unlocks), retrying EINTR;
+// without `wait`, returns would_block at once.
+inline lock_result set_flock(native_file file, primitive_mode mode,
+                             bool wait) noexcept {
+  int operation = mode == primitive_mode::none     ? LOCK_UN
+                  : mode == primitive_mode::shared ? LOCK_SH
+                                                   : LOCK_EX;
+  if (!wait) operation |= LOCK_NB;
+  for (;;) {
+    if (::flock(file, operation) == 0) return {lock_status::acquired, {}};
+    const int error = errno;
+    if (error == EINTR) continue;
+    if (error == EWOULDBLOCK) {
+      return {lock_status::would_block, posix_error(error)};
+    }
+    return {lock_status::failed, posix_error(error)};
   }
 }
 

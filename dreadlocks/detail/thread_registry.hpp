@@ -72,7 +72,7 @@ class thread_registry {
   // Returns the process's registry. It is never destroyed, so that guards
   // released from static destructors still find it.
   static thread_registry& instance() {
-    return fork_safe_instance<thread_registry, thread_registry_slot>::get();
+    return fork_safe_instance<thread_registry>::get();
   }
 
   // generation()
@@ -339,7 +339,7 @@ class thread_registry {
   // after_fork() (registered before the registry is made, so that a fork
   // during its making cannot leave the child without it or stuck).
   thread_registry() = default;
-  friend class fork_safe_instance<thread_registry, thread_registry_slot>;
+  friend class fork_safe_instance<thread_registry>;
 
   void after_fork() noexcept {
     generation_.store(generation() + 1, std::memory_order_relaxed);

@@ -22,7 +22,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/process_policies.hpp"
 #include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/scenario_locks.hpp"
@@ -50,7 +50,7 @@ inline std::size_t thread_keys() {
   return dreadlocks::detail::thread_registry::instance().size();
 }
 inline std::size_t open_files() {
-  return dreadlocks::detail::process_registry::instance().open_files();
+  return dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files();
 }
 
 // Checks, after each test case, that nothing is left in either registry.

@@ -185,7 +185,7 @@ struct waiter_on {
 struct noting_process_lock : dreadlocks::ofd_process_lock {
   static hold acquire(const dreadlocks::lock_request& request) {
     hold granted = ofd_process_lock::acquire(request);
-    last_condition = granted.granted.file->changed;
+    last_condition = granted.granted.target->changed;
     return granted;
   }
 

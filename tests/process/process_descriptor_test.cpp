@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_outliving_its_closed_file, Lock,
       Lock(dlt::fresh_path("evicting-" + std::to_string(i)), dlt::mode(true))
           .unlock();
     }
-    dreadlocks::detail::process_registry::instance().trim();
+    dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().trim();
     check_excludes_through_key<Lock>(key, file, other);
     BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   }

@@ -158,7 +158,7 @@ world look_at(const fs::path& file, Prober& other) {
 // Forgets what the registries keep for reuse, so that the next acquisition
 // allocates what a cold one does.
 void drop_reusable_state() {
-  dreadlocks::detail::process_registry::instance().trim();
+  dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().trim();
   dreadlocks::detail::thread_registry::instance().trim();
 }
 

@@ -24,7 +24,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/process_policies.hpp"
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/alarm_watchdog.hpp"
 #include "tests/support/child_process.hpp"
@@ -36,9 +36,10 @@
 
 namespace dreadlocks_test {
 
-// Every scenario runs against both OS primitives.
+// Every scenario runs against each OS primitive shipped.
 using process_policies = boost::mpl::list<dreadlocks::ofd_process_lock,
-                                          dreadlocks::fcntl_process_lock>;
+                                          dreadlocks::fcntl_process_lock,
+                                          dreadlocks::flock_process_lock>;
 
 // ... and, where the thread level does not change the scenario, against
 // both compositions of each.
@@ -46,7 +47,9 @@ using file_locks =
     boost::mpl::list<process_level_lock<dreadlocks::ofd_process_lock>,
                      both_levels_lock<dreadlocks::ofd_process_lock>,
                      process_level_lock<dreadlocks::fcntl_process_lock>,
-                     both_levels_lock<dreadlocks::fcntl_process_lock>>;
+                     both_levels_lock<dreadlocks::fcntl_process_lock>,
+                     process_level_lock<dreadlocks::flock_process_lock>,
+                     both_levels_lock<dreadlocks::flock_process_lock>>;
 
 // A unique scratch path (temp_path.hpp) with nothing at it: a file or
 // directory left there by an earlier run whose pid was reused is removed,
@@ -68,7 +71,7 @@ Lock lock_through(const dreadlocks::lock_key& key,
 // The lock files this process has open (one per file it holds, at any
 // level, however many holds).
 inline std::size_t open_lock_files() {
-  return dreadlocks::detail::process_registry::instance().open_files();
+  return dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files();
 }
 
 // Tries Lock on `path` (in `shared` mode, without waiting) and checks that it throws std::system_error with

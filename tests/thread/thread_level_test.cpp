@@ -295,7 +295,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
     BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 1u);
     if constexpr (file_backed_v<Lock>) {
       BOOST_TEST(
-          dreadlocks::detail::process_registry::instance().open_files() == 1u);
+          dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files() == 1u);
     }
     holder<Lock> writer("writer");
     require_would_block(writer.lock("lock", mode(false, false)), key, false,

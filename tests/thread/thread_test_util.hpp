@@ -39,7 +39,7 @@
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/process_policies.hpp"
 #include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/scenario_locks.hpp"
@@ -479,7 +479,7 @@ inline void require_recursive_deadlock(std::future<outcome> future,
 inline void check_registries_empty(const std::string& when) {
   BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 0u,
              "thread registry not empty " << when);
-  BOOST_TEST(dreadlocks::detail::process_registry::instance().open_files() ==
+  BOOST_TEST(dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files() ==
                  0u,
              "process registry holds open files " << when);
 }

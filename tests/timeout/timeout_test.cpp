@@ -22,7 +22,7 @@
 #include <thread>
 #include <type_traits>
 
-#include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/process_policies.hpp"
 #include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
@@ -154,7 +154,7 @@ struct other_holder {
   static std::size_t registry_entries() {
     return in_this_process
                ? dreadlocks::detail::thread_registry::instance().size()
-               : dreadlocks::detail::process_registry::instance().open_files();
+               : dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files();
   }
 };
 

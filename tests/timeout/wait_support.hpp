@@ -46,7 +46,7 @@
 #include <utility>
 #include <vector>
 
-#include "dreadlocks/detail/process_registry.hpp"
+#include "dreadlocks/process_policies.hpp"
 #include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
@@ -190,7 +190,7 @@ inline std::ostream& operator<<(std::ostream& out, const holdings& h) {
 
 inline holdings holdings_now() {
   return holdings{dreadlocks::detail::thread_registry::instance().size(),
-                  dreadlocks::detail::process_registry::instance().open_files(),
+                  dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files(),
                   open_descriptor_count()};
 }
 

@@ -1,0 +1,468 @@
+// dreadlocks/detail/file_table.hpp
+//
+// Which open file a spelling names, and who uses it: the process
+// registry's table of files (detail/file_state.hpp has their states).
+// Guarded by the registry's mutex; it never waits.
+//
+// It never opens a second handle to a file it holds (the POSIX "close
+// releases every lock of the process" trap): a spelling seen before maps to
+// its file directly, a new one is identified before it is opened while any
+// file is held. While none is, there is nothing a second handle could be a
+// second one of: the file is opened straight away and identified only once
+// another file has to be compared with it.
+//
+// A file closed with its last user keeps, for a while (the kIdleFiles most
+// recent), its state and the spelling that opened it, so that opening it
+// again through that spelling allocates nothing, and through the very key
+// that opened it (a thread's recent keys hand it out again) skips the
+// spelling index too; what it does on the file system is what a new
+// spelling gets.
+//
+// Allocates first, changes after: everything the table may need to record
+// a file (a file state, index nodes and buckets, a slot for a raced handle)
+// is allocated before its first change and before a handle is opened, so
+// that std::bad_alloc comes only while there is nothing to undo.
+
+#ifndef DREADLOCKS_DETAIL_FILE_TABLE_HPP_
+#define DREADLOCKS_DETAIL_FILE_TABLE_HPP_
+
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include "dreadlocks/detail/file_fast_mode.hpp"
+#include "dreadlocks/detail/file_state.hpp"
+#include "dreadlocks/detail/key_access.hpp"
+#include "dreadlocks/detail/key_view.hpp"
+#include "dreadlocks/lock_primitive.hpp"
+#include "dreadlocks/lock_request.hpp"
+
+namespace dreadlocks::detail {
+
+template <class Handle, class Id, class IdHash>
+class file_table {
+ public:
+  using file = file_state<Handle, Id>;
+
+  // Files get their condition variable from `conditions`, in turn.
+  file_table(std::condition_variable* conditions, std::size_t count) noexcept
+      : conditions_(conditions), condition_count_(count) {
+    // Reserved so that keeping a spare never allocates in a noexcept path.
+    spare_files_.reserve(kSpares);
+    spare_spellings_.reserve(kSpares);
+    spare_file_nodes_.reserve(kSpares);
+  }
+
+  // locate()
+  //
+  // Returns the file the request's key names, opening it with primitive P
+  // if this process does not hold it open, counted with one user more and
+  // out of the fast mode. Throws std::system_error naming the path for a
+  // file that cannot be opened or identified, or std::bad_alloc, having
+  // changed nothing.
+  template <class P>
+  file& locate(const lock_request& request) {
+    const lock_key& spelling = request.key;
+    // A closed file that this spelling opened last: reopened below, in its
+    // old state, unless the spelling now names a file we hold.
+    file* idle = nullptr;
+    if (file* known = find_spelling(spelling)) {
+      if (!known->idle) {
+        file_fast_mode::make_slow(*known);
+        ++known->users;
+        return *known;
+      }
+      idle = known;
+    }
+    // Only a file this process holds open could be opened a second time.
+    const bool holding = open_files() != 0;
+    // A cycle on one path wakes its idle state and needs nothing new.
+    if (idle == nullptr || holding) {
+      reserve_for_new_file(spelling, holding, idle == nullptr);
+    }
+    Id id{};
+    if (holding) {
+      identify_unidentified<P>();
+      if (P::identify(spelling, id)) {
+        if (auto held = files_.find(id); held != files_.end()) {
+          if (idle != nullptr) forget_idle(*idle);
+          return adopt_spelling(*held->second, spelling);
+        }
+      }
+    }
+    const primitive_ops<Handle>* ops = primitive_ops_of<P>.usable();
+    open_failure failure;
+    const Handle opened = P::open(spelling, failure);
+    if (opened == P::invalid_handle) {
+      throw std::system_error(
+          failure.error, std::string(request.operation) +
+                             ": cannot open lock file \"" + spelling.c_str() +
+                             "\"" +
+                             (failure.note != nullptr
+                                  ? std::string(" (") + failure.note + ")"
+                                  : std::string()));
+    }
+    if (holding) {
+      std::error_code error;
+      if (!P::identify(opened, id, error)) {
+        ops->close(opened);
+        throw std::system_error(error, std::string(request.operation) +
+                                           ": cannot stat lock file \"" +
+                                           spelling.c_str() + "\"");
+      }
+      if (auto held = files_.find(id); held != files_.end()) {
+        // The path was renamed onto a file we hold after we looked, or it
+        // could not be identified before it was opened. Closing `opened`
+        // would release the file's lock if closing any handle does.
+        file& same = *held->second;
+        if (same.ops->closing_any_releases) {
+          raced_.push_back({&same, opened});  // reserved: cannot throw
+        } else {
+          ops->close(opened);
+        }
+        if (idle != nullptr) forget_idle(*idle);
+        return adopt_spelling(same, spelling);
+      }
+    }
+    // Nothing below allocates: the state, its spelling's room and the
+    // index's node and buckets were made by reserve_for_new_file().
+    std::unique_ptr<file> made =
+        idle != nullptr ? wake(*idle) : take_spare(spare_files_);
+    made->id = id;
+    made->identified = holding;
+    made->handle = opened;
+    made->ops = ops;
+    file& state = *made;
+    if (holding) {
+      insert_file(id, std::move(made));
+    } else {
+      unidentified_ = std::move(made);
+    }
+    if (idle != nullptr) {
+      ++state.users;  // its spelling still leads here
+      return state;
+    }
+    return adopt_spelling(state, spelling);
+  }
+
+  // close()
+  //
+  // Closes a file whose last user left (its OS lock already cleared) and
+  // lays its state to rest for its opening spelling to find again.
+  void close(file& closing) noexcept {
+    closing.ops->close(closing.handle);
+    if (!raced_.empty()) close_raced(closing);
+    // Only the spelling that opened the file may lead to it once closed:
+    // the others were checked against it only while it was held.
+    while (closing.spellings.size() > 1) {
+      drop_spelling(closing.spellings.back());
+      closing.spellings.pop_back();
+    }
+    std::unique_ptr<file> owned;
+    if (closing.identified) {
+      typename file_map::node_type node = files_.extract(closing.id);
+      owned = std::move(node.mapped());
+      if (spare_file_nodes_.size() < kSpares) {
+        spare_file_nodes_.push_back(std::move(node));  // reserved
+      }
+    } else {
+      owned = std::move(unidentified_);
+    }
+    rest(std::move(owned));
+  }
+
+  // orphan_all()
+  //
+  // In a forked child: closes the child's copies of every handle (which
+  // leaves the parent's locks alone), forgets the idle files and the
+  // spellings, and keeps each open file as an orphan that its inherited
+  // users release into without touching the OS. Allocates nothing.
+  void orphan_all() noexcept {
+    const auto orphan = [&](std::unique_ptr<file>& open) {
+      file_fast_mode::make_slow(*open);  // orphans release under the mutex
+      open->ops->close(open->handle);
+      open->handle = open->ops->invalid_handle;
+      for (const lock_key& spelling : open->spellings) forget_opener(spelling);
+      open->spellings.clear();
+      open->orphaned = true;
+      // Kept on a list threaded through the idle list's links, which an
+      // open file does not use.
+      file* const state = open.release();
+      state->newer = nullptr;
+      state->older = orphans_;
+      if (orphans_ != nullptr) orphans_->newer = state;
+      orphans_ = state;
+    };
+    while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
+    for (const raced_handle& raced : raced_) {
+      raced.target->ops->close(raced.handle);
+    }
+    raced_.clear();
+    for (auto& [id, open] : files_) orphan(open);
+    if (unidentified_ != nullptr) orphan(unidentified_);
+    files_.clear();
+    spellings_.clear();
+  }
+
+  // forget_orphan()
+  //
+  // Drops one user of an orphan; frees it with the last.
+  void forget_orphan(file& orphan) noexcept {
+    if (--orphan.users != 0) return;
+    (orphan.newer != nullptr ? orphan.newer->older : orphans_) = orphan.older;
+    if (orphan.older != nullptr) orphan.older->newer = orphan.newer;
+    delete &orphan;
+  }
+
+  // trim()
+  //
+  // Forgets the idle files and frees the spares.
+  void trim() noexcept {
+    while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
+    spare_files_.clear();
+    spare_spellings_.clear();
+    spare_file_nodes_.clear();
+    // The fewest buckets for what is left: a table that once held many
+    // files would otherwise shrink on its next insertion (libstdc++).
+    files_.rehash(0);
+    spellings_.rehash(0);
+  }
+
+  // open_files()
+  //
+  // Returns the number of files open (with users).
+  std::size_t open_files() const noexcept {
+    return files_.size() + (unidentified_ != nullptr ? 1 : 0);
+  }
+
+ private:
+  using spelling_map = std::unordered_map<key_view, file*, key_view_hash>;
+  using file_map = std::unordered_map<Id, std::unique_ptr<file>, IdHash>;
+
+  // Makes what locate() may need to record a file it has not seen, so that
+  // nothing it does after opening the file can fail: unless an idle state
+  // is woken, a spare file state with room for one spelling and a spelling
+  // node with room for it in the index; while other files are held, two
+  // file nodes and the buckets for them (the file opened alone, identified
+  // now, and the new one) and a slot for a raced handle. What is not used
+  // is kept as a spare. Throws std::bad_alloc, having changed nothing but
+  // the spares.
+  void reserve_for_new_file(const lock_key& spelling, bool holding,
+                            bool needs_state) {
+    // A woken idle state keeps its spelling; one that turns out to name a
+    // held file goes through adopt_spelling(), which allocates first too.
+    if (needs_state) {
+      if (spare_files_.empty()) {
+        auto made = std::make_unique<file>();
+        made->changed = &conditions_[next_condition_++ % condition_count_];
+        made->spellings.reserve(1);
+        spare_files_.push_back(std::move(made));  // reserved: cannot throw
+      }
+      reserve_spelling(spelling);
+    }
+    if (holding) {
+      files_.reserve(files_.size() + 2);
+      while (spare_file_nodes_.size() < 2) {
+        file_map scratch;
+        scratch.emplace(Id{}, nullptr);
+        spare_file_nodes_.push_back(scratch.extract(scratch.begin()));
+      }
+      raced_.reserve(raced_.size() + 1);
+    }
+  }
+
+  // Makes a spare node and room in the index for one more spelling.
+  void reserve_spelling(const lock_key& spelling) {
+    spellings_.reserve(spellings_.size() + 1);
+    if (spare_spellings_.empty()) {
+      spelling_map scratch;
+      scratch.emplace(key_view(spelling), nullptr);
+      spare_spellings_.push_back(scratch.extract(scratch.begin()));
+    }
+  }
+
+  // Records an open file under its identity in a node and buckets made
+  // beforehand (reserve_for_new_file()).
+  void insert_file(const Id& id, std::unique_ptr<file> open) noexcept {
+    assert(!spare_file_nodes_.empty());
+    typename file_map::node_type node = take_spare(spare_file_nodes_);
+    node.key() = id;
+    node.mapped() = std::move(open);
+    files_.insert(std::move(node));  // buckets reserved: no rehash
+  }
+
+  // Takes the last of `spares`, which must not be empty.
+  template <class Spare>
+  static Spare take_spare(std::vector<Spare>& spares) noexcept {
+    Spare spare = std::move(spares.back());
+    spares.pop_back();
+    return spare;
+  }
+
+  // Gives the file opened while nothing else was held its identity, so
+  // that a new spelling can be compared with it. If that fails (only if
+  // the user closed native_handle()), it stays unidentified. Needs what
+  // reserve_for_new_file() makes for a process that holds a file.
+  template <class P>
+  void identify_unidentified() noexcept {
+    if (unidentified_ == nullptr) return;
+    Id id{};
+    std::error_code ignored;
+    if (!P::identify(unidentified_->handle, id, ignored)) return;
+    unidentified_->id = id;
+    unidentified_->identified = true;
+    insert_file(id, std::move(unidentified_));
+  }
+
+  // Returns the file `spelling` leads to (open or idle), or nullptr. The
+  // key that opened a file points to its state (key_access::entry()) for
+  // as long as the state keeps it as a spelling, which spares the opener
+  // the index: what a cycle of lock and unlock on one path finds every
+  // time.
+  file* find_spelling(const lock_key& spelling) const noexcept {
+    if (void* opened = key_access::entry(spelling, registry_slot::process)) {
+      return static_cast<file*>(opened);
+    }
+    const auto known = spellings_.find(key_view(spelling));
+    return known != spellings_.end() ? known->second : nullptr;
+  }
+
+  // Makes `spelling` lead to `target` and counts it as a user of the file.
+  // Allocates first (room in the file's spellings and in the index, a
+  // node when no spare is left), changes after. Throws std::bad_alloc,
+  // having changed nothing.
+  file& adopt_spelling(file& target, const lock_key& spelling) {
+    target.spellings.reserve(target.spellings.size() + 1);
+    reserve_spelling(spelling);
+    file_fast_mode::make_slow(target);
+    ++target.users;
+    typename spelling_map::node_type node = take_spare(spare_spellings_);
+    node.key() = key_view(spelling);
+    node.mapped() = &target;
+    spellings_.insert(std::move(node));
+    target.spellings.push_back(spelling);  // reserved: cannot throw
+    if (target.spellings.size() == 1) {
+      key_access::set_entry(spelling, registry_slot::process, &target);
+    }
+    return target;
+  }
+
+  // Closes the handles raced onto `closing` (see raced_), as it closes.
+  void close_raced(const file& closing) noexcept {
+    for (std::size_t i = 0; i < raced_.size();) {
+      if (raced_[i].target == &closing) {
+        closing.ops->close(raced_[i].handle);
+        raced_[i] = raced_.back();
+        raced_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  // Lays a closed file state (no user, one spelling) to rest at the head of
+  // the idle list, so that its spelling reopens it without allocating or
+  // touching the index; forgets the oldest idle one beyond kIdleFiles.
+  void rest(std::unique_ptr<file> owned) noexcept {
+    file& closed = *owned;
+    // Back to the initial state; owners, holds and waiters already are.
+    closed.identified = false;
+    closed.handle = closed.ops->invalid_handle;
+    closed.os_lock = primitive_mode::none;
+    closed.in_transition = false;
+    closed.changed_in_transition = false;
+    if (closed.spellings.empty()) {
+      // Never reached by a spelling (adopt_spelling() failed): a spare.
+      if (spare_files_.size() < kSpares) {
+        spare_files_.push_back(std::move(owned));  // reserved
+      }
+      return;
+    }
+    owned.release();  // owned by the idle list until wake()
+    closed.idle = true;
+    closed.newer = nullptr;
+    closed.older = idle_newest_;
+    if (idle_newest_ != nullptr) idle_newest_->newer = &closed;
+    idle_newest_ = &closed;
+    if (idle_oldest_ == nullptr) idle_oldest_ = &closed;
+    if (++idle_count_ > kIdleFiles) forget_idle(*idle_oldest_);
+  }
+
+  // Takes a file state out of the idle list and returns it, owned.
+  std::unique_ptr<file> wake(file& idle) noexcept {
+    (idle.newer != nullptr ? idle.newer->older : idle_newest_) = idle.older;
+    (idle.older != nullptr ? idle.older->newer : idle_oldest_) = idle.newer;
+    idle.idle = false;
+    idle.newer = idle.older = nullptr;
+    --idle_count_;
+    return std::unique_ptr<file>(&idle);
+  }
+
+  // Forgets an idle file state and its spelling; keeps both as spares.
+  void forget_idle(file& idle) noexcept {
+    std::unique_ptr<file> owned = wake(idle);
+    for (const lock_key& spelling : idle.spellings) drop_spelling(spelling);
+    idle.spellings.clear();
+    if (spare_files_.size() < kSpares) {
+      spare_files_.push_back(std::move(owned));  // reserved
+    }
+  }
+
+  void drop_spelling(const lock_key& spelling) noexcept {
+    forget_opener(spelling);
+    typename spelling_map::node_type node =
+        spellings_.extract(key_view(spelling));
+    if (spare_spellings_.size() < kSpares) {
+      spare_spellings_.push_back(std::move(node));  // reserved
+    }
+  }
+
+  // Clears the pointer of a key to the state of the file it opened, as the
+  // state lets go of the key (see find_spelling()).
+  static void forget_opener(const lock_key& spelling) noexcept {
+    if (key_access::entry(spelling, registry_slot::process) != nullptr) {
+      key_access::set_entry(spelling, registry_slot::process, nullptr);
+    }
+  }
+
+  // How many closed files are kept, with their spelling, for reopening;
+  // and how many spare file states and spelling entries beyond those.
+  static constexpr std::size_t kIdleFiles = 8;
+  static constexpr std::size_t kSpares = 8;
+
+  std::condition_variable* conditions_;
+  std::size_t condition_count_;
+  std::size_t next_condition_ = 0;
+  // The open files: identified ones by identity, and at most one opened
+  // while no other file was (see locate()).
+  file_map files_;
+  std::unique_ptr<file> unidentified_;
+  spelling_map spellings_;
+  file* idle_newest_ = nullptr;
+  file* idle_oldest_ = nullptr;
+  std::size_t idle_count_ = 0;
+  std::vector<std::unique_ptr<file>> spare_files_;
+  std::vector<typename spelling_map::node_type> spare_spellings_;
+  std::vector<typename file_map::node_type> spare_file_nodes_;
+  // Handles opened to a held file by a spelling renamed onto it while it
+  // was looked up (see locate()), when closing one would release the
+  // file's lock: they stay open until the file is closed. Rare; kept here
+  // rather than per file so that locate() can make room for one before it
+  // opens anything.
+  struct raced_handle {
+    file* target;
+    Handle handle;
+  };
+  std::vector<raced_handle> raced_;
+  // The files inherited through fork() that guards still hold (see
+  // orphan_all()), linked through `newer` and `older`.
+  file* orphans_ = nullptr;
+};
+
+}  // namespace dreadlocks::detail
+
+#endif  // DREADLOCKS_DETAIL_FILE_TABLE_HPP_

@@ -1,0 +1,117 @@
+// dreadlocks/lock_primitive.hpp
+//
+// LockPrimitive: the OS lock a file-backed ProcessPolicy is generic over
+// (file_process_lock<Primitive> in dreadlocks/process_policies.hpp). A
+// primitive says how to open a resource, how to tell that two names reach
+// one resource, and how to set, change and clear the process's lock on it.
+// Everything else (one handle per resource, the threads of the process
+// sharing its lock, who waits in the kernel and who waits for them, fork,
+// errors) is the registry's, written once for every primitive
+// (docs/architecture.md; a walkthrough in docs/primitives.md).
+//
+// Required members of a primitive P:
+//   typename P::native_handle_type
+//     What keeps one resource open: a descriptor for the POSIX primitives.
+//     Copyable, cheap; native_handle() of a guard returns it.
+//   static constexpr native_handle_type P::invalid_handle;
+//   typename P::resource_id, typename P::resource_id_hash
+//     What names one resource however it is spelled ((device, inode) for a
+//     file), equality-comparable, and its hash. Primitives with the same
+//     handle, id and hash types share one registry: they cooperate on one
+//     resource, whichever opened it.
+//   static native_handle_type P::open(const lock_key& key,
+//                                     open_failure& failure) noexcept;
+//     Opens the resource `key` names (key.c_str() is the path as opened,
+//     dreadlocks/lock_key.hpp), creating it if it should be. Returns
+//     invalid_handle with `failure` set when it cannot.
+//   static bool P::identify(native_handle_type handle, resource_id& id,
+//                           std::error_code& error) noexcept;
+//     Sets `id` to the open resource's identity; false with `error` set
+//     when it cannot be read.
+//   static bool P::identify(const lock_key& key, resource_id& id) noexcept;
+//     Sets `id` to the identity of the resource `key` names, without
+//     opening it; false when it cannot tell (not created yet). The registry
+//     asks it before opening a new spelling while it holds other resources,
+//     so that it never opens a second handle to one it holds.
+//   static lock_result P::set(native_handle_type handle, primitive_mode from,
+//                             primitive_mode to, bool wait) noexcept;
+//     Changes the process's lock through `handle` from `from` (what it holds
+//     now) to `to`; primitive_mode::none unlocks. Without `wait`, never
+//     blocks: would_block when another process holds a conflicting lock.
+//     With `wait`, blocks until granted (retrying EINTR). Lowering a lock
+//     (to shared or none) must not block. On anything but `acquired` the
+//     process still holds `from`; a primitive that cannot promise it says
+//     so in its comment (flock_primitive's upgrade). `unsupported` makes
+//     the registry switch this resource to P::fallback, if P has one, and
+//     ask again.
+//   static void P::close(native_handle_type handle) noexcept;
+//   static constexpr bool P::closing_any_releases;
+//     True when closing any handle of a resource releases the process's
+//     lock on it (classic fcntl locks): the registry then keeps a handle it
+//     opened by mistake to a resource it holds, instead of closing it, until
+//     the resource is closed.
+//
+// Optional:
+//   typename P::fallback
+//     A primitive with the same handle, id and hash types, used for a
+//     resource on which set() returned `unsupported` (and for every resource
+//     opened after that, in this process).
+//
+// The registry calls these under its mutex, except a set() with `wait`,
+// which it calls without (so a primitive must tolerate set() on one handle
+// from two threads: a waiting one, and one that lowers the lock or asks
+// without waiting; the registry asks nothing that would undo the waiting
+// request's grant).
+//
+// Shipped (dreadlocks/posix_primitives.hpp): ofd_primitive,
+// fcntl_primitive, flock_primitive.
+
+#ifndef DREADLOCKS_LOCK_PRIMITIVE_HPP_
+#define DREADLOCKS_LOCK_PRIMITIVE_HPP_
+
+#include <cstdint>
+#include <system_error>
+
+namespace dreadlocks {
+
+// primitive_mode
+//
+// The lock a process holds on a resource through a primitive, ordered by
+// strength.
+enum class primitive_mode : std::uint8_t { none, shared, exclusive };
+
+// lock_status
+//
+// What a primitive's set() came to: granted; refused because another
+// process holds a conflicting lock (only without waiting); refused because
+// waiting would deadlock (as the kernel detects for classic locks); not
+// supported here (the registry falls back, see P::fallback); or failed.
+enum class lock_status : std::uint8_t {
+  acquired,
+  would_block,
+  deadlock,
+  unsupported,
+  failed
+};
+
+// lock_result
+//
+// A status and, for anything but `acquired`, the OS error behind it.
+struct lock_result {
+  lock_status status;
+  std::error_code error;
+};
+
+// open_failure
+//
+// Why a primitive's open() failed: the OS error and, where the error alone
+// would mislead, a note the registry puts after the path in parentheses
+// (for example "a dangling symlink; its target is not created").
+struct open_failure {
+  std::error_code error;
+  const char* note = nullptr;
+};
+
+}  // namespace dreadlocks
+
+#endif  // DREADLOCKS_LOCK_PRIMITIVE_HPP_
