@@ -54,6 +54,7 @@ inline constexpr bool is_path_range_v =
 template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
 class basic_multi_path_lock {
  public:
+  // The guard that holds each path.
   using guard_type =
       basic_path_lock<ThreadPolicy, ProcessPolicy, ReentrancyPolicy>;
 
@@ -83,6 +84,7 @@ class basic_multi_path_lock {
   basic_multi_path_lock(const basic_multi_path_lock&) = delete;
   basic_multi_path_lock& operator=(const basic_multi_path_lock&) = delete;
 
+  // Takes over `other`'s paths; `other` then owns nothing.
   basic_multi_path_lock(basic_multi_path_lock&& other) noexcept
       : options_(other.options_), guards_(std::move(other.guards_)) {
     other.guards_.clear();

@@ -72,6 +72,7 @@ class basic_path_lock {
                 "dreadlocks/reentrancy_policies.hpp)");
 
  public:
+  // The three policies, and the type native_handle() returns.
   using thread_policy = ThreadPolicy;
   using process_policy = ProcessPolicy;
   using reentrancy_policy = ReentrancyPolicy;

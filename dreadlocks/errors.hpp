@@ -87,6 +87,7 @@ class lock_error : public std::system_error {
 // wait (`blocking = false`). Catch this class to handle both levels alike.
 class acquiring_lock_would_block_error : public lock_error {
  protected:
+  // For the two level-specific errors below.
   acquiring_lock_would_block_error(const char* operation,
                                    std::filesystem::path path,
                                    lock_level level, bool shared,
@@ -102,6 +103,7 @@ class acquiring_lock_would_block_error : public lock_error {
 class acquiring_thread_level_lock_would_block_error
     : public acquiring_lock_would_block_error {
  public:
+  // A policy's refusal of the request `operation` made for `path`.
   acquiring_thread_level_lock_would_block_error(
       const char* operation, std::filesystem::path path, bool shared,
       const std::string& reason = "would block")
@@ -118,6 +120,7 @@ class acquiring_thread_level_lock_would_block_error
 class acquiring_process_level_lock_would_block_error
     : public acquiring_lock_would_block_error {
  public:
+  // A policy's refusal of the request `operation` made for `path`.
   acquiring_process_level_lock_would_block_error(
       const char* operation, std::filesystem::path path, bool shared,
       const std::string& reason = "would block")
@@ -134,6 +137,7 @@ class acquiring_process_level_lock_would_block_error
 // waiting to upgrade, or the kernel reports a deadlock between processes.
 class recursive_deadlock_error : public lock_error {
  public:
+  // A policy's refusal of the request `operation` made for `path`.
   recursive_deadlock_error(const char* operation, std::filesystem::path path,
                            lock_level level, bool shared,
                            const std::string& reason)

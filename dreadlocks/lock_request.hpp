@@ -66,6 +66,7 @@ enum class key_form : unsigned char { lexical, as_opened };
 // size of the text, and the library itself only needs the text).
 class lock_key {
  public:
+  // The character type of native() and of the text a key is built from.
   using value_type = std::filesystem::path::value_type;
   using string_view_type = std::basic_string_view<value_type>;
 
@@ -100,6 +101,7 @@ class lock_key {
     return lock_key(native(), operation, form);
   }
 
+  // Copies share the text; a moved-from key is empty.
   lock_key(const lock_key& other) noexcept : block_(other.block_) {
     if (block_ != nullptr) block_->add_reference();
   }
@@ -532,9 +534,11 @@ class lock_key {
 // `key` is another spelling of its file (the thread level of a guard keyed
 // by the file): messages name path(), never `key` directly.
 struct lock_request {
+  // The clock of `deadline`; `no_deadline` marks an untimed request.
   using clock = std::chrono::steady_clock;
   static constexpr clock::time_point no_deadline = clock::time_point::max();
 
+  // The fields described above.
   const lock_key& key;
   bool shared;
   bool blocking;

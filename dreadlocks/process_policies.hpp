@@ -184,6 +184,7 @@ struct flock_process_lock : file_process_lock<flock_primitive> {};
 // excluded. The process level of thread_level_path_lock, and a stand-in for
 // tests that must not touch the file system.
 struct no_process_lock {
+  // An int, as the file-backed policies' handle on POSIX.
   using native_handle_type = int;
   // Opens nothing, so its keys (and the thread level's beside it) stay
   // lexical: `dir/../lock` is `lock`, without asking the file system.

@@ -12,6 +12,8 @@
 #define DREADLOCKS_THREAD_ANNOTATION_(x)
 #endif
 
+// Each names the Clang attribute of the same name (capability, scoped_lockable,
+// acquire_capability and so on), for the library's own classes.
 #define DREADLOCKS_CAPABILITY(x) DREADLOCKS_THREAD_ANNOTATION_(capability(x))
 #define DREADLOCKS_SCOPED_CAPABILITY \
   DREADLOCKS_THREAD_ANNOTATION_(scoped_lockable)

@@ -5,6 +5,7 @@
 #ifndef DREADLOCKS_VERSION_HPP_
 #define DREADLOCKS_VERSION_HPP_
 
+// The parts of the version, as integers.
 #define DREADLOCKS_VERSION_MAJOR 0
 #define DREADLOCKS_VERSION_MINOR 1
 #define DREADLOCKS_VERSION_PATCH 0
