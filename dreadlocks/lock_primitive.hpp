@@ -25,7 +25,7 @@
 //     dreadlocks/lock_key.hpp), creating it if it should be. Returns
 //     invalid_handle with `failure` set when it cannot.
 //   static bool P::identify(native_handle_type handle, resource_id& id,
-//                           std::error_code& error) noexcept;
+//                           os_error& error) noexcept;
 //     Sets `id` to the open resource's identity; false with `error` set
 //     when it cannot be read.
 //   static bool P::identify(const lock_key& key, resource_id& id) noexcept;
@@ -94,12 +94,31 @@ enum class lock_status : std::uint8_t {
   failed
 };
 
+// os_error
+//
+// An OS error number and its category. Made without a call, unlike a
+// std::error_code (whose default constructor calls std::system_category()):
+// a lock that succeeds pays nothing for the error it does not have.
+struct os_error {
+  int value = 0;
+  // nullptr: std::generic_category() (errno values).
+  const std::error_category* category = nullptr;
+
+  // code()
+  //
+  // Returns the error as a std::error_code.
+  std::error_code code() const {
+    return std::error_code(
+        value, category != nullptr ? *category : std::generic_category());
+  }
+};
+
 // lock_result
 //
 // A status and, for anything but `acquired`, the OS error behind it.
 struct lock_result {
   lock_status status;
-  std::error_code error;
+  os_error error{};
 };
 
 // open_failure
@@ -108,7 +127,7 @@ struct lock_result {
 // would mislead, a note the registry puts after the path in parentheses
 // (for example "a dangling symlink; its target is not created").
 struct open_failure {
-  std::error_code error;
+  os_error error{};
   const char* note = nullptr;
 };
 

@@ -61,11 +61,8 @@ struct posix_file_primitive {
   }
 
   static bool identify(native_handle_type handle, resource_id& id,
-                       std::error_code& error) noexcept {
-    int code = 0;
-    if (detail::identify_file(handle, id, code)) return true;
-    error = detail::posix_error(code);
-    return false;
+                       os_error& error) noexcept {
+    return detail::identify_file(handle, id, error.value);
   }
 
   static bool identify(const lock_key& key, resource_id& id) noexcept {

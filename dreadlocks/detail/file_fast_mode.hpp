@@ -24,6 +24,7 @@
 #include <cassert>
 #include <cstdint>
 
+#include "dreadlocks/detail/attributes.hpp"
 #include "dreadlocks/detail/file_state.hpp"
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_access.hpp"
@@ -80,7 +81,7 @@ std::atomic<std::uint64_t>& word_of(const File& file) noexcept {
 // Moves the word's holds into the counts, the owner table and `users`, and
 // marks the word slow, so that fast operations wait for the mutex.
 template <class File>
-void make_slow(File& file) noexcept {
+DREADLOCKS_INLINE_STEP void make_slow(File& file) noexcept {
   if (file.spellings.empty()) return;  // never held: never fast
   const std::uint64_t word = hold_word::take(word_of(file));
   if (word == hold_word::kSlow) return;
@@ -95,7 +96,7 @@ void make_slow(File& file) noexcept {
 // Hands the holds back to the word when one thread alone holds the file,
 // more than once, and no request is in flight or waiting.
 template <class File>
-void make_fast(File& file) noexcept {
+DREADLOCKS_INLINE_STEP void make_fast(File& file) noexcept {
   if (file.waiters != 0 || file.in_transition || file.orphaned) return;
   const auto* only = file.owners.only();
   // A single hold stays with the mutex: its release changes the OS lock

@@ -99,7 +99,7 @@ class file_table {
     const Handle opened = P::open(spelling, failure);
     if (opened == P::invalid_handle) {
       throw std::system_error(
-          failure.error, std::string(request.operation) +
+          failure.error.code(), std::string(request.operation) +
                              ": cannot open lock file \"" + spelling.c_str() +
                              "\"" +
                              (failure.note != nullptr
@@ -107,10 +107,10 @@ class file_table {
                                   : std::string()));
     }
     if (holding) {
-      std::error_code error;
+      os_error error;
       if (!P::identify(opened, id, error)) {
         ops->close(opened);
-        throw std::system_error(error, std::string(request.operation) +
+        throw std::system_error(error.code(), std::string(request.operation) +
                                            ": cannot stat lock file \"" +
                                            spelling.c_str() + "\"");
       }
@@ -311,7 +311,7 @@ class file_table {
   void identify_unidentified() noexcept {
     if (unidentified_ == nullptr) return;
     Id id{};
-    std::error_code ignored;
+    os_error ignored;
     if (!P::identify(unidentified_->handle, id, ignored)) return;
     unidentified_->id = id;
     unidentified_->identified = true;

@@ -88,13 +88,8 @@
 #include <new>
 #include <stdexcept>
 
-// constinit where the language has it (C++20): the compiler then proves
-// the constant initialization that the fork safety rests on.
-#if defined(__cpp_constinit) && __cpp_constinit >= 201907L
-#define DREADLOCKS_CONSTINIT constinit
-#else
-#define DREADLOCKS_CONSTINIT
-#endif
+#include "dreadlocks/detail/attributes.hpp"
+
 
 namespace dreadlocks::detail {
 

@@ -26,6 +26,7 @@
 #include <system_error>
 #include <thread>
 
+#include "dreadlocks/detail/attributes.hpp"
 #include "dreadlocks/detail/file_state.hpp"
 #include "dreadlocks/detail/wait.hpp"
 #include "dreadlocks/errors.hpp"
@@ -50,7 +51,7 @@ primitive_mode needed(const File& file) noexcept {
 //
 // Lowers the OS lock to what the file's holds need, if it is stronger.
 template <class File>
-void lower_os_lock(File& file) noexcept {
+DREADLOCKS_INLINE_STEP void lower_os_lock(File& file) noexcept {
   const primitive_mode wanted = needed(file);
   if (wanted < file.os_lock) {
     // Lowering a lock we hold never blocks.
@@ -92,7 +93,7 @@ void settle(File& file, const lock_request& request,
     case lock_status::failed:
       break;
   }
-  throw std::system_error(result.error, std::string(request.operation) +
+  throw std::system_error(result.error.code(), std::string(request.operation) +
                                             ": cannot lock \"" +
                                             request.path().string() + "\"");
 }

@@ -153,9 +153,7 @@ inline bool identify_file(native_file file, file_id& id, int& error) noexcept {
 inline void close_file(native_file file) noexcept { ::close(file); }
 
 // The error of a failed POSIX call.
-inline std::error_code posix_error(int error) noexcept {
-  return std::error_code(error, std::generic_category());
-}
+constexpr os_error posix_error(int error) noexcept { return {error, nullptr}; }
 
 // Sets the whole-file fcntl record lock of `file` to `mode` (none unlocks):
 // an open-file-description lock with `ofd`, a classic one without. With

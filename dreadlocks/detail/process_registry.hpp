@@ -32,6 +32,7 @@
 #include <new>
 #include <utility>
 
+#include "dreadlocks/detail/attributes.hpp"
 #include "dreadlocks/detail/file_fast_mode.hpp"
 #include "dreadlocks/detail/file_state.hpp"
 #include "dreadlocks/detail/file_table.hpp"
@@ -190,7 +191,11 @@ class process_registry {
     if (target == nullptr) return;
     process_registry& registry = instance();
     const std::lock_guard<std::mutex> lock(registry.mutex_);
-    registry.leave(*target);
+    if (target->orphaned) {
+      registry.table_.forget_orphan(*target);
+    } else {
+      registry.leave(*target);
+    }
   }
 
   // trim()
@@ -220,7 +225,7 @@ class process_registry {
 
   // Grants `request` on `target`, located for it (one of its users), under
   // the mutex held by `lock`; on a throw the request's use is dropped.
-  held_file grant(std::unique_lock<std::mutex>& lock, file& target,
+  DREADLOCKS_INLINE_STEP held_file grant(std::unique_lock<std::mutex>& lock, file& target,
                   const lock_request& request, thread_tag self) {
     try {
       if (!request.reentry_allowed && target.owners.find(self) != nullptr) {
@@ -252,17 +257,17 @@ class process_registry {
     file_fast_mode::make_slow(target);
     target.owners.remove(holder, shared);
     --(shared ? target.shared_holds : target.exclusive_holds);
-    if (!target.orphaned) os_lock_transitions::lower_os_lock(target);
-    leave(target);
-  }
-
-  // Drops one user of the file; the last one clears the OS lock and closes
-  // the file.
-  void leave(file& target) noexcept {
     if (target.orphaned) {
       table_.forget_orphan(target);
       return;
     }
+    os_lock_transitions::lower_os_lock(target);
+    leave(target);
+  }
+
+  // Drops one user of a file that is not an orphan; the last one clears the
+  // OS lock and closes the file.
+  DREADLOCKS_INLINE_STEP void leave(file& target) noexcept {
     if (--target.users != 0) {
       if (target.waiters != 0) target.changed->notify_all();
       file_fast_mode::make_fast(target);
