@@ -29,12 +29,12 @@
 // A nested acquisition or release that changes nothing the kernel holds
 // takes a fast mode (detail/hold_word.hpp): while one thread alone holds a
 // file, more than once, its holds are in an atomic word kept in the block
-// of the key that opened the file (lock_key::process_hold_word()), and a
+// of the key that opened the file (key_access::hold_word()), and a
 // repeat of a mode the thread holds, or a release that leaves the OS lock
 // as it is, is one compare-and-swap on it, without the mutex or a lookup.
 // Keeping the word in the key, not in the file state, is what makes it
 // safe: a thread locking through a key holds the key alive, and it learns
-// which file state the key opened (lock_key::registry_entry()) only once
+// which file state the key opened (key_access::entry()) only once
 // the word has said that it holds that file, which then cannot be closed.
 // Anything else (the first hold, a mode the kernel must change, a second
 // thread, a waiter, another spelling) is done under the mutex, which first
@@ -64,6 +64,7 @@
 
 #include "dreadlocks/detail/fork_safe_instance.hpp"
 #include "dreadlocks/detail/hold_word.hpp"
+#include "dreadlocks/detail/key_access.hpp"
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
 #include "dreadlocks/detail/posix_file.hpp"
@@ -150,8 +151,8 @@ class process_registry {
     if (try_fast_repeat(request, self)) {
       // The word names this thread, so the file the key opened is held.
       return {static_cast<file_state*>(
-                  request.key.registry_entry(lock_key::process_slot)),
-              &request.key.process_hold_word()};
+                  key_access::entry(request.key, registry_slot::process)),
+              &key_access::hold_word(request.key)};
     }
     return instance().acquire_slow(request, kind, stat_before_open, self);
   }
@@ -188,7 +189,7 @@ class process_registry {
     file_state* file = nullptr;
     // The file's thread key when it is not the request's own key (empty
     // otherwise: the common case costs no copy).
-    lock_key other_thread_key;
+    lock_key other_thread_key = key_access::empty();
   };
 
   // try_repeat()
@@ -202,8 +203,8 @@ class process_registry {
                          held_file& granted) noexcept {
     if (!try_fast_repeat(request, self)) return false;
     granted = {static_cast<file_state*>(
-                   request.key.registry_entry(lock_key::process_slot)),
-               &request.key.process_hold_word()};
+                   key_access::entry(request.key, registry_slot::process)),
+               &key_access::hold_word(request.key)};
     return true;
   }
 
@@ -304,7 +305,7 @@ class process_registry {
   static bool try_fast_repeat(const lock_request& request,
                               thread_tag self) noexcept {
     if (!request.reentry_allowed) return false;
-    std::atomic<std::uint64_t>& hold_word = request.key.process_hold_word();
+    std::atomic<std::uint64_t>& hold_word = key_access::hold_word(request.key);
     std::uint64_t word = hold_word.load(std::memory_order_relaxed);
     for (;;) {
       if (word == hold_word::kSlow || hold_word::holder(word) != self) {
@@ -428,7 +429,7 @@ class process_registry {
     }
     ++(request.shared ? file.shared_holds : file.exclusive_holds);
     make_fast(file);
-    return {&file, &file.spellings.front().process_hold_word()};
+    return {&file, &key_access::hold_word(file.spellings.front())};
   }
 
   // Gives back a hold in the fast mode, when the word keeps the holds and
@@ -539,7 +540,7 @@ class process_registry {
   static void make_slow(file_state& file) noexcept {
     if (file.spellings.empty()) return;  // never held: never fast
     const std::uint64_t word =
-        hold_word::take(file.spellings.front().process_hold_word());
+        hold_word::take(key_access::hold_word(file.spellings.front()));
     if (word == hold_word::kSlow) return;
     const std::uint32_t shared = hold_word::count(word, true);
     const std::uint32_t exclusive = hold_word::count(word, false);
@@ -573,8 +574,8 @@ class process_registry {
     // names a holder: a thread reads the file only after the word has
     // named it.
     const lock_key& opener = file.spellings.front();
-    assert(opener.registry_entry(lock_key::process_slot) == &file);
-    opener.process_hold_word().store(word, std::memory_order_release);
+    assert(key_access::entry(opener, registry_slot::process) == &file);
+    key_access::hold_word(opener).store(word, std::memory_order_release);
   }
 
   // Finds or opens the file a request names, counts the request as one of
@@ -750,12 +751,12 @@ class process_registry {
   }
 
   // Returns the file state `spelling` leads to (open or idle), or nullptr.
-  // The key that opened a file points to its state (lock_key::
-  // registry_entry()) for as long as the state keeps it as a spelling, which
-  // spares the opener the hash table: what a cycle of lock and unlock on
-  // one path finds every time.
+  // The key that opened a file points to its state (key_access::entry())
+  // for as long as the state keeps it as a spelling, which spares the
+  // opener the hash table: what a cycle of lock and unlock on one path
+  // finds every time.
   file_state* find_spelling(const lock_key& spelling) const noexcept {
-    if (void* opened = spelling.registry_entry(lock_key::process_slot)) {
+    if (void* opened = key_access::entry(spelling, registry_slot::process)) {
       return static_cast<file_state*>(opened);
     }
     const auto known = spellings_.find(key_view(spelling));
@@ -776,7 +777,7 @@ class process_registry {
     spellings_.insert(std::move(node));
     file.spellings.push_back(spelling);  // reserved: cannot throw
     if (file.spellings.size() == 1) {
-      spelling.set_registry_entry(lock_key::process_slot, &file);
+      key_access::set_entry(spelling, registry_slot::process, &file);
     }
     return file;
   }
@@ -959,8 +960,8 @@ class process_registry {
   // Clears the pointer of a key to the state of the file it opened, as the
   // state lets go of the key (see find_spelling()).
   static void forget_opener(const lock_key& spelling) noexcept {
-    if (spelling.registry_entry(lock_key::process_slot) != nullptr) {
-      spelling.set_registry_entry(lock_key::process_slot, nullptr);
+    if (key_access::entry(spelling, registry_slot::process) != nullptr) {
+      key_access::set_entry(spelling, registry_slot::process, nullptr);
     }
   }
 
