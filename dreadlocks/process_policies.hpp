@@ -27,7 +27,7 @@
 // Optional members:
 //   static constexpr key_form P::keys;
 //     How the guard folds a spelling into the key it passes (key_form in
-//     dreadlocks/lock_request.hpp). Without it, key_form::as_opened: the
+//     dreadlocks/key_form.hpp). Without it, key_form::as_opened: the
 //     text then opens the file the user's spelling names, which is what a
 //     policy that opens files needs. A policy that opens no file declares
 //     key_form::lexical, and the thread level then compares lexical keys

@@ -7,7 +7,7 @@
 //   says which (a small per-thread tag) and how many times in each mode. A
 //   thread locks or unlocks such a key with one compare-and-swap on the
 //   word, taking neither the registry's mutex nor a look in its hash table:
-//   the key's block points to the entry (lock_key::registry_entry()), and
+//   the key's block points to the entry (key_access::entry()), and
 //   the calling thread's recent keys hand that block out again.
 // - slow: the word says kSlow, and the registry's mutex guards the state:
 //   per-thread counts in an owner table, waiters, a pending upgrade.
@@ -39,6 +39,7 @@
 
 #include "dreadlocks/detail/fork_safe_instance.hpp"
 #include "dreadlocks/detail/hold_word.hpp"
+#include "dreadlocks/detail/key_access.hpp"
 #include "dreadlocks/detail/key_view.hpp"
 #include "dreadlocks/detail/owners.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
@@ -91,7 +92,7 @@ class thread_registry {
   // acquiring_thread_level_lock_would_block_error (and std::bad_alloc) and
   // then leaves no trace.
   key_state& acquire(const lock_request& request, thread_tag tag) {
-    if (void* hint = request.key.registry_entry(lock_key::thread_slot)) {
+    if (void* hint = key_access::entry(request.key, registry_slot::thread)) {
       auto& state = *static_cast<key_state*>(hint);
       if (try_fast_acquire(state, request, tag)) return state;
     }
@@ -262,12 +263,12 @@ class thread_registry {
       found = keys_.try_emplace(view, request.key).first;
       key_state& state = found->second;
       state.changed = &conditions_[request.key.hash() % kConditions];
-      request.key.set_registry_entry(lock_key::thread_slot, &state);
+      key_access::set_entry(request.key, registry_slot::thread, &state);
       return state;
     }
     key_state& state = found->second;
     if (!state.key.shares_block_with(request.key)) {
-      if (state.key.sole_copy()) {
+      if (key_access::sole_copy(state.key)) {
         // The node keeps its address; the view must point to the new text
         // before the old one goes with the entry's old key. Reserved first,
         // so that putting the node back cannot throw.
@@ -276,9 +277,9 @@ class thread_registry {
         node.key() = view;
         node.mapped().key = request.key;
         keys_.insert(std::move(node));
-        request.key.set_registry_entry(lock_key::thread_slot, &state);
+        key_access::set_entry(request.key, registry_slot::thread, &state);
       } else {
-        lock_key::prefer_in_thread_cache(state.key);
+        key_access::prefer_in_thread_cache(state.key);
       }
     }
     return state;
@@ -290,7 +291,7 @@ class thread_registry {
     for (auto it = keys_.begin(); it != keys_.end();) {
       // The key first: once its other references are gone, whatever their
       // holders did to the word is visible.
-      if (it->second.key.sole_copy() &&
+      if (key_access::sole_copy(it->second.key) &&
           it->second.word.load(std::memory_order_acquire) == 0) {
         it = keys_.erase(it);
       } else {
