@@ -71,7 +71,7 @@ DREADLOCKS_INLINE_STEP void lower_os_lock(File& file) noexcept {
 // file to the primitive's fallback where it is unsupported (the caller asks
 // again), or throws.
 template <class File>
-void settle(File& file, const lock_request& request,
+void after_refusal(File& file, const lock_request& request,
             const lock_result& result) {
   switch (result.status) {
     case lock_status::acquired:
@@ -113,7 +113,7 @@ void try_beside_transition(File& file, const lock_request& request,
   if (result.status == lock_status::acquired) {
     file.os_lock = std::max(file.os_lock, file.transition_to);
   } else {
-    settle(file, request, result);
+    after_refusal(file, request, result);
   }
 }
 
@@ -174,7 +174,7 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
                  lock_request::clock::now() < request.deadline) {
         pause = pause_before_retry(lock, pause, request.deadline);
       } else {
-        settle(file, request, result);
+        after_refusal(file, request, result);
       }
       continue;
     }
@@ -190,7 +190,7 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
       } else if (result.status == lock_status::would_block) {
         file.skip_asking = kSkipAskingAfterRefusal;
       } else {
-        settle(file, request, result);
+        after_refusal(file, request, result);
       }
       continue;
     }
@@ -220,7 +220,7 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
     if (result.status == lock_status::acquired) {
       file.os_lock = granted;
     } else {
-      settle(file, request, result);
+      after_refusal(file, request, result);
     }
   }
 }

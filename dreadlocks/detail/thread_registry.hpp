@@ -173,11 +173,10 @@ class thread_registry {
       std::uint64_t desired;
       if (word == 0) {
         desired = tag | hold_word::unit(request.shared);
-      } else if ((word & hold_word::kSlow) == 0 &&
-                 hold_word::holder(word) == tag && request.reentry_allowed &&
-                 hold_word::count(word, request.shared) < hold_word::kMost) {
+      } else if (request.reentry_allowed) {
         // A repeat, or an upgrade with no other holder to wait for.
-        desired = word + hold_word::unit(request.shared);
+        desired = hold_word::with_repeat(word, tag, request.shared, true);
+        if (desired == hold_word::kSlow) return false;
       } else {
         return false;
       }
@@ -195,7 +194,7 @@ class thread_registry {
 
     if (auto* mine = state.owners.find(tag)) {
       if (!request.reentry_allowed) {
-        settle(state);
+        make_fast(state);
         throw recursive_deadlock_error(
             request.operation, request.path(), lock_level::thread,
             request.shared,
@@ -229,7 +228,7 @@ class thread_registry {
       abandon(state);
       throw;
     }
-    settle(state);
+    make_fast(state);
     return state;
   }
 
@@ -243,7 +242,7 @@ class thread_registry {
         state.writer = 0;
       }
       if (state.waiters != 0) changed = state.changed;
-      settle(state);
+      make_fast(state);
     }
     // Notified once the mutex is free, so that a woken waiter does not
     // block on it straight away; conditions_ outlive every entry.
@@ -307,25 +306,20 @@ class thread_registry {
     const std::uint64_t word = hold_word::take(state.word);
     if (word == hold_word::kSlow || word == 0) return;
     // The table is empty in the fast mode: adding allocates nothing.
-    const thread_tag holder = hold_word::holder(word);
-    state.owners.add(holder, hold_word::count(word, true),
-                     hold_word::count(word, false));
-    if (hold_word::count(word, false) != 0) state.writer = holder;
+    hold_word::to_owners(word, state.owners);
+    if (hold_word::count(word, false) != 0) {
+      state.writer = hold_word::holder(word);
+    }
   }
 
   // Turns a slow entry fast again when nobody waits on it and at most one
   // thread holds it.
-  static void settle(key_state& state) noexcept {
+  static void make_fast(key_state& state) noexcept {
     if (state.waiters != 0 || state.upgrade_pending) return;
     std::uint64_t word = 0;
     if (!state.owners.empty()) {
-      const auto* only = state.owners.only();
-      if (only == nullptr || only->shared > hold_word::kMost ||
-          only->exclusive > hold_word::kMost) {
-        return;
-      }
-      word = hold_word::make(only->thread, only->shared, only->exclusive);
-      state.owners.clear();
+      word = hold_word::take_from_owners(state.owners);
+      if (word == hold_word::kSlow) return;
       state.writer = 0;
     }
     state.word.store(word, std::memory_order_release);
@@ -381,7 +375,7 @@ class thread_registry {
     if (state.owners.threads() == 1) return;
     if (!request.may_wait()) fail_would_block(state, request);
     if (state.upgrade_pending) {
-      settle(state);
+      make_fast(state);
       throw recursive_deadlock_error(
           request.operation, request.path(), lock_level::thread, false,
           "asked as an upgrade from shared while another thread holding it "
@@ -411,7 +405,7 @@ class thread_registry {
   // waits, say).
   void abandon(key_state& state) noexcept {
     if (state.waiters != 0) state.changed->notify_all();
-    settle(state);
+    make_fast(state);
   }
 
   mutable std::mutex mutex_;
