@@ -539,31 +539,26 @@ struct process_policy_check {
                 "as `static constexpr key_form keys`");
   static_assert(unmet != policy_clause::located,
                 "dreadlocks: ProcessPolicy must provide located: a member "
-                "type, since it declares other members of the locating "
-                "group (all six or none; dreadlocks/policy_concepts.hpp)");
+                "type, since it declares members of the locating group (all "
+                "six or none; see dreadlocks/policy_concepts.hpp)");
   static_assert(unmet != policy_clause::locate,
                 "dreadlocks: ProcessPolicy must provide locate: `static "
-                "located locate(const lock_request&)`, since it declares "
-                "other members of the locating group (all six or none)");
+                "located locate(const lock_request&)` (locating group)");
   static_assert(unmet != policy_clause::thread_key,
                 "dreadlocks: ProcessPolicy must provide thread_key: `static "
                 "const lock_key& thread_key(const located&, const "
-                "lock_request&) noexcept`, since it declares other members "
-                "of the locating group (all six or none)");
+                "lock_request&) noexcept` (locating group)");
   static_assert(unmet != policy_clause::lock_located,
                 "dreadlocks: ProcessPolicy must provide lock_located: "
-                "`static hold lock_located(located&, const lock_request&)`, "
-                "since it declares other members of the locating group (all "
-                "six or none)");
+                "`static hold lock_located(located&, const lock_request&)` "
+                "(locating group)");
   static_assert(unmet != policy_clause::abandon,
                 "dreadlocks: ProcessPolicy must provide abandon: `static "
-                "void abandon(located&) noexcept`, since it declares other "
-                "members of the locating group (all six or none)");
+                "void abandon(located&) noexcept` (locating group)");
   static_assert(unmet != policy_clause::try_repeat,
                 "dreadlocks: ProcessPolicy must provide try_repeat: `static "
-                "bool try_repeat(const lock_request&, hold&) noexcept`, "
-                "since it declares other members of the locating group (all "
-                "six or none)");
+                "bool try_repeat(const lock_request&, hold&) noexcept` "
+                "(locating group)");
 };
 
 #undef DREADLOCKS_DETAIL_HELD_REQUEST_MESSAGES
