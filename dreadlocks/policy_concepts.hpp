@@ -170,7 +170,9 @@ enum class policy_clause {
 
 // Probes: each names a valid type exactly when P has what it looks for.
 // `called_*` calls through an object, so that it also finds a non-static
-// member; `static_*` calls through the class, as the guard does.
+// member; `static_*` calls through the class, as the guard does;
+// `noexcept_*` also asks that the static call be noexcept (and
+// try_repeat's return bool).
 template <class P>
 using hold_of = typename P::hold;
 template <class P>
@@ -222,7 +224,7 @@ using located_of = typename P::located;
 template <class P>
 using static_locate = decltype(P::locate(std::declval<const lock_request&>()));
 template <class P>
-using static_thread_key = std::enable_if_t<noexcept(
+using noexcept_thread_key = std::enable_if_t<noexcept(
     P::thread_key(std::declval<const typename P::located&>(),
                   std::declval<const lock_request&>()))>;
 template <class P>
@@ -234,10 +236,10 @@ using static_lock_located =
     decltype(P::lock_located(std::declval<typename P::located&>(),
                              std::declval<const lock_request&>()));
 template <class P>
-using static_abandon = std::enable_if_t<noexcept(
+using noexcept_abandon = std::enable_if_t<noexcept(
     P::abandon(std::declval<typename P::located&>()))>;
 template <class P>
-using static_try_repeat = std::enable_if_t<
+using noexcept_try_repeat = std::enable_if_t<
     noexcept(P::try_repeat(std::declval<const lock_request&>(),
                            std::declval<typename P::hold&>())) &&
     std::is_same_v<decltype(P::try_repeat(std::declval<const lock_request&>(),
@@ -353,13 +355,13 @@ constexpr policy_clause unmet_locating_clause() {
   } else if constexpr (!yields<P, static_locate, typename P::located>()) {
     return clause::locate;
   } else if constexpr (!yields<P, thread_key_result, const lock_key&>() ||
-                       !is_detected_v<P, static_thread_key>) {
+                       !is_detected_v<P, noexcept_thread_key>) {
     return clause::thread_key;
   } else if constexpr (!yields<P, static_lock_located, typename P::hold>()) {
     return clause::lock_located;
-  } else if constexpr (!is_detected_v<P, static_abandon>) {
+  } else if constexpr (!is_detected_v<P, noexcept_abandon>) {
     return clause::abandon;
-  } else if constexpr (!is_detected_v<P, static_try_repeat>) {
+  } else if constexpr (!is_detected_v<P, noexcept_try_repeat>) {
     return clause::try_repeat;
   } else {
     return clause::met;
