@@ -17,6 +17,7 @@
 #include "dreadlocks/detail/path_argument.hpp"
 #include "dreadlocks/lock_options.hpp"
 #include "dreadlocks/lock_request.hpp"
+#include "dreadlocks/policy_concepts.hpp"
 
 namespace dreadlocks {
 
@@ -53,6 +54,11 @@ inline constexpr bool is_path_range_v =
 // Lock canonical spellings (docs/keys.md, docs/multi-path.md).
 template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
 class basic_multi_path_lock {
+  // The guard's check, here too, so that a broken policy stops at the
+  // requirement it misses before anything else of this class is compiled.
+  static_assert(detail::check_policies<ThreadPolicy, ProcessPolicy,
+                                       ReentrancyPolicy>());
+
  public:
   // The guard that holds each path.
   using guard_type =

@@ -15,6 +15,7 @@
 #include "dreadlocks/errors.hpp"
 #include "dreadlocks/lock_options.hpp"
 #include "dreadlocks/lock_request.hpp"
+#include "dreadlocks/policy_concepts.hpp"
 #include "dreadlocks/process_policies.hpp"
 #include "dreadlocks/reentrancy_policies.hpp"
 #include "dreadlocks/thread_policies.hpp"
@@ -55,21 +56,10 @@ namespace dreadlocks {
 //   deleted.
 template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
 class basic_path_lock {
-  static_assert(is_thread_policy_v<ThreadPolicy>,
-                "dreadlocks: ThreadPolicy must provide a default-constructible, "
-                "nothrow-movable (constructible and assignable) `hold` type, `static hold acquire(const "
-                "lock_request&)` and `static void release(hold&) noexcept` "
-                "(see dreadlocks/thread_policies.hpp)");
-  static_assert(is_process_policy_v<ProcessPolicy>,
-                "dreadlocks: ProcessPolicy must provide `hold`, "
-                "`native_handle_type`, `static hold acquire(const "
-                "lock_request&)`, `static void release(hold&) noexcept` and "
-                "`static native_handle_type native_handle(const hold&) "
-                "noexcept` (see dreadlocks/process_policies.hpp)");
-  static_assert(is_reentrancy_policy_v<ReentrancyPolicy>,
-                "dreadlocks: ReentrancyPolicy must provide `static bool "
-                "allows_reentry(const lock_options&) noexcept` (see "
-                "dreadlocks/reentrancy_policies.hpp)");
+  // Stops first at the requirement a policy does not meet, naming it
+  // (dreadlocks/policy_concepts.hpp).
+  static_assert(detail::check_policies<ThreadPolicy, ProcessPolicy,
+                                       ReentrancyPolicy>());
 
  public:
   // The three policies, and the type native_handle() returns.
@@ -232,8 +222,8 @@ class basic_path_lock {
       !std::is_same_v<ThreadPolicy, no_thread_lock>;
 
   // Locks the file the request names at both levels, the thread level under
-  // the file's key (see the ProcessPolicy steps in
-  // dreadlocks/process_policies.hpp). Holds nothing when it throws. A
+  // the file's key (see the locating group in
+  // dreadlocks/policy_concepts.hpp). Holds nothing when it throws. A
   // template, so that an explicit instantiation of the guard over a policy
   // without these steps does not instantiate it.
   template <class P = ProcessPolicy>

@@ -19,6 +19,7 @@
 #include "dreadlocks/errors.hpp"
 #include "dreadlocks/lock_options.hpp"
 #include "dreadlocks/lock_request.hpp"
+#include "dreadlocks/policy_concepts.hpp"
 #include "dreadlocks/thread_annotations.hpp"
 
 namespace dreadlocks {
@@ -49,6 +50,11 @@ namespace dreadlocks {
 // OS lock are those of basic_path_lock.
 template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
 class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
+  // The guard's check, here too, so that a broken policy stops at the
+  // requirement it misses before anything else of this class is compiled.
+  static_assert(detail::check_policies<ThreadPolicy, ProcessPolicy,
+                                       ReentrancyPolicy>());
+
  public:
   using guard_type =
       basic_path_lock<ThreadPolicy, ProcessPolicy, ReentrancyPolicy>;

@@ -6,56 +6,12 @@
 // shared holds exist in the process and exclusive while any exclusive hold
 // exists.
 //
-// Required members:
-//   typename P::hold
-//     One granted request: default-constructible (an empty hold),
-//     nothrow move-constructible and move-assignable.
-//   typename P::native_handle_type
-//   static hold P::acquire(const lock_request& request);
-//     Grants `request` or throws: would-block errors as
-//     acquiring_process_level_lock_would_block_error, a refused repeat by a
-//     holding thread as recursive_deadlock_error, OS failures and bad paths
-//     as std::system_error naming the path. Must honour `request.blocking`,
-//     `request.deadline` and `request.reentry_allowed`, and leave nothing
-//     behind (hold, descriptor, registry entry) when it throws.
-//   static void P::release(hold& hold) noexcept;
-//     Gives the hold back, from any thread; never waits for another
-//     process; never throws.
-//   static native_handle_type P::native_handle(const hold& hold) noexcept;
-//     Returns the lock file's descriptor (or a policy-defined "none").
-//
-// Optional members:
-//   static constexpr key_form P::keys;
-//     How the guard folds a spelling into the key it passes (key_form in
-//     dreadlocks/key_form.hpp). Without it, key_form::as_opened: the
-//     text then opens the file the user's spelling names, which is what a
-//     policy that opens files needs. A policy that opens no file declares
-//     key_form::lexical, and the thread level then compares lexical keys
-//     (no_process_lock does; docs/keys.md).
-//   typename P::located, and
-//   static located P::locate(const lock_request& request);
-//   static const lock_key& P::thread_key(const located&,
-//                                        const lock_request&) noexcept;
-//   static hold P::lock_located(located&, const lock_request& request);
-//   static void P::abandon(located&) noexcept;
-//   static bool P::try_repeat(const lock_request& request,
-//                             hold& granted) noexcept;
-//     Offered together by a policy that can tell which file a spelling
-//     names before locking it, so that basic_path_lock keys its thread
-//     level by the file, not the spelling (one file, one lock). The guard
-//     then, unless its ThreadPolicy is no_thread_lock: (1) asks
-//     try_repeat(), which may grant a repeat the calling thread's holds
-//     cover without locating anything, and then the request's key is the
-//     file's thread key; else (2) locate() finds or opens the file and
-//     counts the request as one of its users, without an OS lock; (3) the
-//     ThreadPolicy locks thread_key(), a key of that file which is the
-//     same for every spelling while the file has users; (4) lock_located()
-//     takes the OS lock. A refused step undoes the ones before it:
-//     abandon() drops the use when the thread level refuses, and
-//     lock_located() drops it itself when it throws. Release is as
-//     without them: the process hold (and the use with it), then the
-//     thread hold. Without these members the guard locks the thread level
-//     under the request's key, then acquire().
+// What a ProcessPolicy must provide and guarantee (nothrow-movable holds,
+// a release that never throws or waits, nothing left behind when acquire
+// throws), and the optional members (`keys`, and the locating group that
+// keys the thread level by the file, with the steps the guard takes
+// through it), are stated once, with their check, in
+// dreadlocks/policy_concepts.hpp.
 //
 // Shipped (the file-backed ones share one per-process registry, so all of
 // them and every alias cooperate on one file; docs/process-level.md):
@@ -76,13 +32,10 @@
 
 #include <fcntl.h>
 
-#include <type_traits>
-#include <utility>
-
-#include "dreadlocks/detail/detect.hpp"
 #include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/lock_request.hpp"
+#include "dreadlocks/policy_concepts.hpp"
 #include "dreadlocks/posix_primitives.hpp"
 
 namespace dreadlocks {
@@ -195,78 +148,6 @@ struct no_process_lock {
   // Returns -1: there is no file.
   static native_handle_type native_handle(const hold&) noexcept { return -1; }
 };
-
-namespace detail {
-template <class P>
-using process_policy_probe = std::enable_if_t<
-    std::is_default_constructible_v<typename P::hold> &&
-    std::is_nothrow_move_constructible_v<typename P::hold> &&
-    std::is_nothrow_move_assignable_v<typename P::hold> &&
-    std::is_same_v<decltype(P::acquire(std::declval<const lock_request&>())),
-                   typename P::hold> &&
-    noexcept(P::release(std::declval<typename P::hold&>())) &&
-    std::is_same_v<decltype(P::native_handle(
-                       std::declval<const typename P::hold&>())),
-                   typename P::native_handle_type>>;
-}  // namespace detail
-
-namespace detail {
-template <class P>
-using locating_policy_probe = std::enable_if_t<
-    std::is_same_v<decltype(P::locate(std::declval<const lock_request&>())),
-                   typename P::located> &&
-    std::is_same_v<decltype(P::thread_key(
-                       std::declval<const typename P::located&>(),
-                       std::declval<const lock_request&>())),
-                   const lock_key&> &&
-    std::is_same_v<decltype(P::lock_located(
-                       std::declval<typename P::located&>(),
-                       std::declval<const lock_request&>())),
-                   typename P::hold> &&
-    noexcept(P::abandon(std::declval<typename P::located&>())) &&
-    std::is_same_v<decltype(P::try_repeat(
-                       std::declval<const lock_request&>(),
-                       std::declval<typename P::hold&>())),
-                   bool>>;
-}  // namespace detail
-
-// locates_files_v
-//
-// True when ProcessPolicy P offers the steps that key the thread level by
-// the file (locate(), thread_key(), lock_located(), abandon(),
-// try_repeat()).
-template <class P>
-inline constexpr bool locates_files_v =
-    detail::is_detected_v<P, detail::locating_policy_probe>;
-
-// is_process_policy_v
-//
-// True when P has the members a ProcessPolicy requires.
-template <class P>
-inline constexpr bool is_process_policy_v =
-    detail::is_detected_v<P, detail::process_policy_probe>;
-
-namespace detail {
-template <class P>
-using key_form_probe = std::enable_if_t<
-    std::is_same_v<std::decay_t<decltype(P::keys)>, key_form>>;
-
-template <class P>
-constexpr key_form process_key_form() noexcept {
-  if constexpr (is_detected_v<P, key_form_probe>) {
-    return P::keys;
-  } else {
-    return key_form::as_opened;
-  }
-}
-}  // namespace detail
-
-// process_key_form_v
-//
-// The key_form a guard over ProcessPolicy P folds spellings in: P::keys if
-// P declares it, else key_form::as_opened.
-template <class P>
-inline constexpr key_form process_key_form_v = detail::process_key_form<P>();
 
 }  // namespace dreadlocks
 

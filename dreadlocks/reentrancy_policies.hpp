@@ -3,13 +3,8 @@
 // ReentrancyPolicy: decides what a thread gets when it asks for a key it
 // already holds (in any mode, at the level being asked).
 //
-// Required member:
-//   static bool allows_reentry(const lock_options& options) noexcept;
-//     Returns true to grant the repeated request (nesting, with mode
-//     changes: shared inside exclusive at once, exclusive inside shared as
-//     an upgrade that waits for the other holders), false to refuse it
-//     with recursive_deadlock_error at once.
-// Guarantee: pure and noexcept; it is asked on every acquisition.
+// What a ReentrancyPolicy must provide is stated once, with its check, in
+// dreadlocks/policy_concepts.hpp.
 //
 // Shipped:
 //   reentrant_if_requested  reads lock_options::reentrant (the aliases)
@@ -19,11 +14,8 @@
 #ifndef DREADLOCKS_REENTRANCY_POLICIES_HPP_
 #define DREADLOCKS_REENTRANCY_POLICIES_HPP_
 
-#include <type_traits>
-#include <utility>
-
-#include "dreadlocks/detail/detect.hpp"
 #include "dreadlocks/lock_options.hpp"
+#include "dreadlocks/policy_concepts.hpp"
 
 namespace dreadlocks {
 
@@ -53,22 +45,6 @@ struct never_reentrant {
     return false;
   }
 };
-
-namespace detail {
-template <class P>
-using allows_reentry_probe = std::enable_if_t<
-    std::is_same_v<decltype(P::allows_reentry(
-                       std::declval<const lock_options&>())),
-                   bool> &&
-    noexcept(P::allows_reentry(std::declval<const lock_options&>()))>;
-}  // namespace detail
-
-// is_reentrancy_policy_v
-//
-// True when P has the members a ReentrancyPolicy requires.
-template <class P>
-inline constexpr bool is_reentrancy_policy_v =
-    detail::is_detected_v<P, detail::allows_reentry_probe>;
 
 }  // namespace dreadlocks
 

@@ -3,23 +3,10 @@
 // ThreadPolicy: the in-process level, excluding the threads of one process
 // per key.
 //
-// Required members:
-//   typename P::hold
-//     One granted request: default-constructible (an empty hold),
-//     nothrow move-constructible and move-assignable. The guard keeps it
-//     until release.
-//   static hold P::acquire(const lock_request& request);
-//     Grants `request` to the calling thread or throws: would-block errors
-//     as acquiring_thread_level_lock_would_block_error, a refused or
-//     deadlocking repeat as recursive_deadlock_error. Must honour
-//     `request.blocking`, `request.deadline` and `request.reentry_allowed`,
-//     and leave nothing behind when it throws.
-//   static void P::release(hold& hold) noexcept;
-//     Gives the hold back. May run on another thread than acquire() did
-//     (a guard can be moved); never throws.
-// Guarantee: whatever it grants, it grants per key (`request.key`). Errors
-// name `request.path()`: where the guard keys the thread level by the file,
-// `request.key` may be another spelling of it than the user's.
+// What a ThreadPolicy must provide and enforce (per-thread counts and
+// reentrancy, release from another thread, shared and exclusive per key,
+// the would-block and deadlock errors) is stated once, with its check, in
+// dreadlocks/policy_concepts.hpp.
 //
 // Shipped:
 //   shareable_thread_lock  a keyed registry of shared/exclusive locks with
@@ -30,13 +17,11 @@
 #define DREADLOCKS_THREAD_POLICIES_HPP_
 
 #include <cstdint>
-#include <type_traits>
-#include <utility>
 
-#include "dreadlocks/detail/detect.hpp"
 #include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/lock_request.hpp"
+#include "dreadlocks/policy_concepts.hpp"
 
 namespace dreadlocks {
 
@@ -79,24 +64,6 @@ struct no_thread_lock {
   static hold acquire(const lock_request&) noexcept { return {}; }
   static void release(hold&) noexcept {}
 };
-
-namespace detail {
-template <class P>
-using thread_policy_probe = std::enable_if_t<
-    std::is_default_constructible_v<typename P::hold> &&
-    std::is_nothrow_move_constructible_v<typename P::hold> &&
-    std::is_nothrow_move_assignable_v<typename P::hold> &&
-    std::is_same_v<decltype(P::acquire(std::declval<const lock_request&>())),
-                   typename P::hold> &&
-    noexcept(P::release(std::declval<typename P::hold&>()))>;
-}  // namespace detail
-
-// is_thread_policy_v
-//
-// True when P has the members a ThreadPolicy requires.
-template <class P>
-inline constexpr bool is_thread_policy_v =
-    detail::is_detected_v<P, detail::thread_policy_probe>;
 
 }  // namespace dreadlocks
 

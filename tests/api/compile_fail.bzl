@@ -3,13 +3,17 @@
     load("//tests/api:compile_fail.bzl", "compile_fail_test")
 
 The compiler runs at build time (its failure is recorded, not fatal); the
-test then checks that compilation failed and that the first error of the
-diagnostics contains `expected` (the readable message comes first).
+test then checks that compilation failed and that the first `error:` line of
+the diagnostics contains `expected` (the readable message comes first).
 """
 
 load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
 
 _COMPILED = "COMPILE_FAIL_TEST: the source compiled"
+
+# A diagnostic line of the compiler that is an error (not a note, a warning
+# or an "In file included from" line naming errors.hpp).
+_FIRST_ERROR = ": (fatal )?error:"
 
 def _compile_fail_test_impl(ctx):
     cc_toolchain = find_cpp_toolchain(ctx)
@@ -46,26 +50,29 @@ def _compile_fail_test_impl(ctx):
         is_executable = True,
         content = """#!/bin/sh
 log='{log}'
+# Quoted once, here: the messages hold backquotes and `&`.
+expected='{expected}'
 if grep -qF '{compiled}' "$log"; then
   echo "FAIL: {src} compiled, but must not"
   exit 1
 fi
-if ! grep -qF -- '{expected}' "$log"; then
-  echo "FAIL: the diagnostics of {src} do not contain: {expected}"
+if ! grep -qF -- "$expected" "$log"; then
+  echo "FAIL: the diagnostics of {src} do not contain: $expected"
   cat "$log"
   exit 1
 fi
-if ! grep -m1 'error' "$log" | grep -qF -- '{expected}'; then
+if ! grep -m1 -E '{first_error}' "$log" | grep -qF -- "$expected"; then
   echo "FAIL: the first error of {src} is not the expected one:"
-  grep -m1 'error' "$log"
+  grep -m1 -E '{first_error}' "$log"
   exit 1
 fi
-echo "PASS: {src} is refused, first with: {expected}"
+echo "PASS: {src} is refused, first with: $expected"
 """.format(
             log = log.short_path,
             compiled = _COMPILED,
             src = ctx.file.src.short_path,
-            expected = ctx.attr.expected,
+            expected = ctx.attr.expected.replace("'", "'\\''"),
+            first_error = _FIRST_ERROR,
         ),
     )
     return [DefaultInfo(

@@ -66,6 +66,18 @@ static_assert(std::tuple_size_v<every_combination> == 18);
 static_assert(std::is_same_v<dl::thread_level_path_lock,
                              std::tuple_element_t<6, every_combination>>);
 
+// The policy traits without concepts (dreadlocks/policy_concepts.hpp).
+static_assert(dl::is_thread_policy_v<dl::shareable_thread_lock>);
+static_assert(dl::is_process_policy_v<dl::default_process_lock>);
+static_assert(dl::locates_files_v<dl::default_process_lock>);
+static_assert(dl::is_reentrancy_policy_v<dl::reentrant_if_requested>);
+struct throwing_release {
+  struct hold {};
+  static hold acquire(const dl::lock_request&) { return {}; }
+  static void release(hold&) {}
+};
+static_assert(!dl::is_thread_policy_v<throwing_release>);
+
 BOOST_FIXTURE_TEST_SUITE(cxx17, api_test::registries_empty_after)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(lock_and_unlock, L, every_combination) {

@@ -185,6 +185,37 @@ static_assert(!dreadlocks::is_process_policy_v<process_release_may_throw>);
 static_assert(!dreadlocks::is_process_policy_v<process_acquire_wrong_type>);
 static_assert(!dreadlocks::is_process_policy_v<no_release>);
 
+// Requirements the older probes did not check: native_handle() noexcept,
+// `keys` as a compile-time constant, the locating group whole.
+struct native_handle_may_throw : process_ok {
+  static native_handle_type native_handle(const hold&) { return -1; }
+};
+struct keys_not_static : process_ok {
+  dreadlocks::key_form keys = dreadlocks::key_form::lexical;
+};
+struct keys_wrong_type : process_ok {
+  static constexpr int keys = 0;
+};
+struct locates_without_the_rest : process_ok {
+  struct located {};
+  static located locate(const lock_request&) { return {}; }
+};
+struct overloaded_abandon_alone : process_ok {
+  static void abandon(int&) noexcept {}
+  static void abandon(long&) noexcept {}
+};
+static_assert(!dreadlocks::is_process_policy_v<native_handle_may_throw>);
+static_assert(!dreadlocks::is_process_policy_v<keys_not_static>);
+static_assert(!dreadlocks::is_process_policy_v<keys_wrong_type>);
+static_assert(!dreadlocks::is_process_policy_v<locates_without_the_rest>);
+static_assert(!dreadlocks::is_process_policy_v<overloaded_abandon_alone>);
+static_assert(!dreadlocks::locates_files_v<locates_without_the_rest>);
+
+// A final policy class is checked as any other.
+struct final_process final : process_ok {};
+static_assert(dreadlocks::is_process_policy_v<final_process>);
+static_assert(!dreadlocks::locates_files_v<final_process>);
+
 // ReentrancyPolicy
 struct allows_reentry_returns_int {
   static int allows_reentry(const lock_options&) noexcept { return 1; }
@@ -209,6 +240,23 @@ struct allows_reentry_may_throw {
 };
 
 }  // namespace broken
+
+#if defined(__cpp_concepts) && __cpp_concepts >= 201907L
+// The C++20 concepts say what the traits say.
+static_assert(dreadlocks::thread_policy<dreadlocks::shareable_thread_lock>);
+static_assert(dreadlocks::process_policy<dreadlocks::no_process_lock>);
+static_assert(dreadlocks::reentrancy_policy<dreadlocks::never_reentrant>);
+static_assert(!dreadlocks::thread_policy<broken::release_may_throw>);
+static_assert(!dreadlocks::process_policy<broken::locates_without_the_rest>);
+static_assert(
+    !dreadlocks::reentrancy_policy<broken::allows_reentry_may_throw>);
+
+template <dreadlocks::process_policy P>
+constexpr bool constrained_on_process_policy() {
+  return true;
+}
+static_assert(constrained_on_process_policy<dreadlocks::fcntl_process_lock>());
+#endif
 
 // ---- user-defined recording policies ----
 
