@@ -66,7 +66,7 @@ static_assert(std::tuple_size_v<every_combination> == 18);
 static_assert(std::is_same_v<dl::thread_level_path_lock,
                              std::tuple_element_t<6, every_combination>>);
 
-BOOST_FIXTURE_TEST_SUITE(cxx17, api_test::registries_empty_after)
+BOOST_FIXTURE_TEST_SUITE(cxx17, dreadlocks_test::nothing_left_behind)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(lock_and_unlock, L, every_combination) {
   const std::filesystem::path file = dreadlocks_test::unique_path("cxx17");

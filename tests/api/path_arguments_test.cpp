@@ -89,7 +89,7 @@ fs::path path_of(L&& lock) {
   return lock.path();
 }
 
-BOOST_FIXTURE_TEST_SUITE(path_arguments, api_test::registries_empty_after)
+BOOST_FIXTURE_TEST_SUITE(path_arguments, dreadlocks_test::nothing_left_behind)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(every_overload_gives_the_same_path, L,
                               all_aliases) {
@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(spellings_of_one_path_are_one_key, L,
              file);
   if constexpr (api_test::has_process_level<L>) {
     // One descriptor for all spellings.
-    BOOST_TEST(api_test::open_files() == 1u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
   }
 }
 

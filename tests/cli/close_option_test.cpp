@@ -18,7 +18,7 @@ namespace {
 using namespace cli_test;
 
 BOOST_AUTO_TEST_CASE(command_inherits_the_lock_descriptor_by_default) {
-  dreadlocks_test::watchdog dog("inherit", 30s);
+  dreadlocks_test::watchdog dog(30s);
   for (const bool close : {false, true}) {
     BOOST_TEST_CONTEXT((close ? "-o" : "default")) {
       const fs::path lock = dreadlocks_test::unique_path("inherit");
@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(command_inherits_the_lock_descriptor_by_default) {
 // The command starts a background process that outlives it, holding the
 // pipe `hold` (and, by default, the lock descriptor), and ends.
 BOOST_AUTO_TEST_CASE(background_process_keeps_the_lock_unless_close) {
-  dreadlocks_test::watchdog dog("background", 30s);
+  dreadlocks_test::watchdog dog(30s);
   for (const bool close : {false, true}) {
     BOOST_TEST_CONTEXT((close ? "-o" : "default")) {
       const fs::path lock = dreadlocks_test::unique_path("background");
@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(background_process_keeps_the_lock_unless_close) {
 // lock; with -o the lock ends with dreadlock.
 BOOST_AUTO_TEST_CASE(
     killed_dreadlock_leaves_the_lock_to_the_command_unless_close) {
-  dreadlocks_test::watchdog dog("dreadlock killed", 30s);
+  dreadlocks_test::watchdog dog(30s);
   for (const bool close : {false, true}) {
     BOOST_TEST_CONTEXT((close ? "-o" : "default")) {
       const fs::path lock = dreadlocks_test::unique_path("orphaned");

@@ -47,7 +47,7 @@ void expect_free(holder<Lock>& other, const fs::path& path,
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("nest-same");
   constexpr int kDepth = 4;
   twice([&] {
@@ -62,8 +62,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
         // A non-blocking repeat never waits on the thread's own hold.
         require_ok(self.lock(path, mode(shared, false, true)),
                    "nested lock, non-blocking");
-        BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() ==
-                   1u);
+        BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 1u);
         for (int depth = kDepth; depth > 0; --depth) {
           expect_others(other, path, shared,
                         "depth " + std::to_string(depth + 1));
@@ -78,7 +77,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_inside_exclusive, Lock, lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("nest-shared-in-excl");
   twice([&] {
     holder<Lock> self("self");
@@ -106,7 +105,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(shared_inside_exclusive, Lock, lock_types) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_inside_shared_upgrades, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("nest-excl-in-shared");
   twice([&] {
     holder<Lock> self("self");
@@ -125,7 +124,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_inside_shared_upgrades, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_waits_for_other_readers, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("upgrade-wait");
   const fs::path key = key_of(path);
   twice([&] {
@@ -158,7 +157,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_waits_for_other_readers, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(non_reentrant_repeat_is_refused, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("repeat");
   const fs::path key = key_of(path);
   twice([&] {
@@ -191,7 +190,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(non_reentrant_repeat_is_refused, Lock,
 // The always-refusing policy refuses even when the options ask for
 // reentrancy; the always-allowing one nests when they do not.
 BOOST_AUTO_TEST_CASE(reentrancy_policies_decide) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   using never = dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock,
                                             dreadlocks::no_process_lock,
                                             dreadlocks::never_reentrant>;
@@ -216,7 +215,7 @@ BOOST_AUTO_TEST_CASE(reentrancy_policies_decide) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_deadlock_is_detected, Lock, lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("upgrade-deadlock");
   const fs::path key = key_of(path);
   twice([&] {
@@ -265,7 +264,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_deadlock_is_detected, Lock, lock_types) {
 // alone in the owner table.
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_after_outer_guard_moved_away, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("moved-upgrade");
   twice([&] {
     event_log log;
