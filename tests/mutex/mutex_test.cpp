@@ -27,10 +27,16 @@
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/contention.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
 #include "tests/timeout/wait_support.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace dlt = dreadlocks_test;
 namespace fs = std::filesystem;

@@ -38,8 +38,14 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 // ThreadSanitizer's defaults for this binary alone; the TSAN_OPTIONS of
 // --config=tsan still apply on top. Without die_after_fork=0 the child dies

@@ -68,6 +68,9 @@
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
 
+// No nothing_left_behind fixture here: it would make the registries (and
+// register their fork handlers) before the first use each case scans.
+
 // glibc's registration, which its pthread_atfork calls (see above).
 extern "C" int __register_atfork(void (*prepare)(void), void (*parent)(void),
                                  void (*child)(void), void* dso_handle);

@@ -5,7 +5,8 @@
 // checks, at the end of what it wraps, that no descriptor leaked, no lock
 // file is open and no thread key is held.
 //
-//   BOOST_TEST_GLOBAL_FIXTURE(dreadlocks_test::nothing_left_behind);
+//   using dreadlocks_test::nothing_left_behind;  // the macro wants a name
+//   BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 //   BOOST_FIXTURE_TEST_SUITE(errors, dreadlocks_test::nothing_left_behind)
 //   BOOST_FIXTURE_TEST_CASE(name, dreadlocks_test::nothing_left_behind)
 //

@@ -20,10 +20,16 @@
 #include "dreadlocks/dreadlocks.hpp"
 #include "dreadlocks/introspection.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/outcome.hpp"
 #include "tests/support/scenario_locks.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 

@@ -9,12 +9,17 @@
 #define BOOST_TEST_MODULE dreadlocks_thread_level
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <map>
 #include <sstream>
 
-#include <boost/test/unit_test.hpp>
-
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/thread/thread_test_util.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
