@@ -25,9 +25,8 @@
 #include <vector>
 
 #include "benchmarks/bench_support.hpp"
-#include "dreadlocks/process_policies.hpp"
-#include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
+#include "dreadlocks/introspection.hpp"
 
 namespace {
 
@@ -93,8 +92,7 @@ void held(benchmark::State& state) {
   locks.reserve(static_cast<std::size_t>(n));
   // Entries left unused by earlier runs would be reused and hide what a
   // held lock costs: the registries drop them first.
-  dreadlocks::detail::thread_registry::instance().trim();
-  dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().trim();
+  dreadlocks::introspection::trim();
   const std::int64_t before = live_bytes.load();
   for (std::int64_t i = 0; i < n; ++i) {
     locks.emplace_back(paths[static_cast<std::size_t>(i)]);

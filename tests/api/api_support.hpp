@@ -3,7 +3,7 @@
 // Helpers of the API tests: the aliases as a type list, probes that tell
 // whether a path is held at the thread level (asked from another thread) or
 // at the process level (asked through an independent open-file-description
-// lock), and a fixture that checks both registries are empty after a test.
+// lock).
 
 #ifndef DREADLOCKS_TESTS_API_API_SUPPORT_HPP_
 #define DREADLOCKS_TESTS_API_API_SUPPORT_HPP_
@@ -22,9 +22,9 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "dreadlocks/process_policies.hpp"
-#include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
+#include "dreadlocks/introspection.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/scenario_locks.hpp"
 
 namespace api_test {
@@ -45,25 +45,6 @@ inline constexpr bool has_thread_level = dreadlocks_test::excludes_threads_v<L>;
 template <class L>
 inline constexpr bool has_process_level =
     dreadlocks_test::excludes_processes_v<L>;
-
-inline std::size_t thread_keys() {
-  return dreadlocks::detail::thread_registry::instance().size();
-}
-inline std::size_t open_files() {
-  return dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files();
-}
-
-// Checks, after each test case, that nothing is left in either registry.
-struct registries_empty_after {
-  registries_empty_after() {
-    BOOST_TEST_REQUIRE(thread_keys() == 0u);
-    BOOST_TEST_REQUIRE(open_files() == 0u);
-  }
-  ~registries_empty_after() {
-    BOOST_TEST(thread_keys() == 0u);
-    BOOST_TEST(open_files() == 0u);
-  }
-};
 
 // Returns true when another thread of this process cannot take `path`
 // exclusively at the thread level right now. Never waits.

@@ -19,7 +19,13 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/api/api_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/temp_path.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -36,8 +42,8 @@ std::system_error expect_system_error(const Path& path,
     L lock(path, options);
   } catch (const std::system_error& e) {
     // Nothing is left behind.
-    BOOST_TEST(api_test::thread_keys() == 0u);
-    BOOST_TEST(api_test::open_files() == 0u);
+    BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 0u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 0u);
     return e;
   }
   BOOST_FAIL("no std::system_error was thrown");
@@ -52,7 +58,7 @@ void expect_usable_afterwards() {
   BOOST_TEST(lock.owns_lock());
 }
 
-BOOST_FIXTURE_TEST_SUITE(bad_input, api_test::registries_empty_after)
+BOOST_FIXTURE_TEST_SUITE(bad_input, dreadlocks_test::nothing_left_behind)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(empty_path_is_invalid_argument, L,
                               all_aliases) {
@@ -89,8 +95,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(moved_from_key_is_invalid_argument, L,
   } catch (const std::system_error& e) {
     BOOST_TEST((e.code() == std::errc::invalid_argument), e.what());
     BOOST_TEST(contains(e.what(), "test::lock: empty path"), e.what());
-    BOOST_TEST(api_test::thread_keys() == 0u);
-    BOOST_TEST(api_test::open_files() == 0u);
+    BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 0u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 0u);
   }
   BOOST_TEST(!taken.native().empty());
   expect_usable_afterwards<L>();
@@ -249,7 +255,7 @@ BOOST_AUTO_TEST_CASE(thread_level_ignores_the_file_system) {
   BOOST_TEST(fs::is_directory(dir));
   std::error_code ignored;
   BOOST_TEST(!fs::exists(dir / std::string(NAME_MAX + 1, 'n'), ignored));
-  BOOST_TEST(api_test::open_files() == 0u);
+  BOOST_TEST(dreadlocks::introspection::open_lock_files() == 0u);
 }
 
 // path_lock takes the thread level first; when the process level then

@@ -14,7 +14,13 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/api/api_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/temp_path.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 #if __cplusplus >= 202002L
 #error "this test must be compiled as C++17"
@@ -78,7 +84,7 @@ struct throwing_release {
 };
 static_assert(!dl::is_thread_policy_v<throwing_release>);
 
-BOOST_FIXTURE_TEST_SUITE(cxx17, api_test::registries_empty_after)
+BOOST_FIXTURE_TEST_SUITE(cxx17, dreadlocks_test::nothing_left_behind)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(lock_and_unlock, L, every_combination) {
   const std::filesystem::path file = dreadlocks_test::unique_path("cxx17");

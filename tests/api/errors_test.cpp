@@ -17,8 +17,14 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/api/api_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -160,7 +166,7 @@ void expect_error(std::exception_ptr thrown, std::errc code, lock_level level,
   }
 }
 
-BOOST_FIXTURE_TEST_SUITE(errors, api_test::registries_empty_after)
+BOOST_FIXTURE_TEST_SUITE(errors, dreadlocks_test::nothing_left_behind)
 
 // ---- thread level: would block ----
 
@@ -169,7 +175,7 @@ using thread_level_aliases =
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(thread_level_would_block, L,
                               thread_level_aliases) {
-  dreadlocks_test::watchdog dog("thread_level_would_block");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("thread-wb");
   for (const bool held_shared : {false, true}) {
     L holder(file, {.shared = held_shared});
@@ -191,7 +197,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(thread_level_would_block, L,
 }
 
 BOOST_AUTO_TEST_CASE(thread_level_error_names_the_normalized_path) {
-  dreadlocks_test::watchdog dog("thread_level_error_names_the_normalized_path");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("thread-wb-norm");
   const fs::path spelled = file.parent_path() / "x" / ".." / file.filename();
   dreadlocks::thread_level_path_lock holder(file);
@@ -232,8 +238,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(process_level_would_block, L,
       BOOST_CHECK_THROW(std::rethrow_exception(thrown),
                         acquiring_lock_would_block_error);
       // Nothing is left behind, the thread level of path_lock included.
-      BOOST_TEST(api_test::thread_keys() == 0u);
-      BOOST_TEST(api_test::open_files() == 0u);
+      BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 0u);
+      BOOST_TEST(dreadlocks::introspection::open_lock_files() == 0u);
     }
   }
 }
@@ -257,7 +263,7 @@ BOOST_AUTO_TEST_CASE(recursive_deadlock_at_the_thread_level) {
           thrown, std::errc::resource_deadlock_would_occur,
           lock_level::thread, ask_shared, file);
       BOOST_TEST(holder.owns_lock());
-      BOOST_TEST(api_test::thread_keys() == 1u);
+      BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 1u);
     }
   }
 }
@@ -278,7 +284,7 @@ BOOST_AUTO_TEST_CASE(recursive_deadlock_at_the_process_level) {
           thrown, std::errc::resource_deadlock_would_occur,
           lock_level::process, ask_shared, file);
       BOOST_TEST(holder.owns_lock());
-      BOOST_TEST(api_test::open_files() == 1u);
+      BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
     }
   }
 }
@@ -296,13 +302,13 @@ BOOST_AUTO_TEST_CASE(recursive_deadlock_of_path_lock_is_thread_level) {
   expect_error<recursive_deadlock_error>(
       thrown, std::errc::resource_deadlock_would_occur, lock_level::thread,
       false, file);
-  BOOST_TEST(api_test::thread_keys() == 1u);
-  BOOST_TEST(api_test::open_files() == 1u);
+  BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 1u);
+  BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
 }
 
 // The upgrade deadlock (SPEC §2) is reported with the same class.
 BOOST_AUTO_TEST_CASE(upgrade_deadlock_is_a_recursive_deadlock_error) {
-  dreadlocks_test::watchdog dog("upgrade_deadlock_is_a_recursive_deadlock_error");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("upgrade");
   // Two shared holders; one asks to upgrade and waits for the other, which
   // then asks to upgrade too and must be refused rather than hang.

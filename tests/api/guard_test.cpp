@@ -21,8 +21,14 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/api/api_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -86,11 +92,11 @@ bool cloexec(int fd) {
   return flags >= 0 && (flags & FD_CLOEXEC) != 0;
 }
 
-BOOST_FIXTURE_TEST_SUITE(guard, api_test::registries_empty_after)
+BOOST_FIXTURE_TEST_SUITE(guard, dreadlocks_test::nothing_left_behind)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(constructor_locks_destructor_releases, L,
                               all_aliases) {
-  dreadlocks_test::watchdog dog("constructor_locks_destructor_releases");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("raii");
   {
     L lock(file);
@@ -116,7 +122,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(owns_lock_and_explicit_bool, L, all_aliases) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(move_construction_transfers_ownership, L,
                               all_aliases) {
-  dreadlocks_test::watchdog dog("move_construction_transfers_ownership");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("move-construct");
   {
     L target = [&] {
@@ -135,7 +141,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(move_construction_transfers_ownership, L,
     BOOST_TEST(target.owns_lock());
     expect_held<L>(file);
     if constexpr (api_test::has_process_level<L>) {
-      BOOST_TEST(api_test::open_files() == 1u);
+      BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
     }
   }
   expect_free<L>(file);
@@ -160,7 +166,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(moved_from_guard_has_no_native_handle, L,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(move_assignment_releases_the_target_first, L,
                               all_aliases) {
-  dreadlocks_test::watchdog dog("move_assignment_releases_the_target_first");
+  dreadlocks_test::watchdog dog;
   const fs::path first = dreadlocks_test::unique_path("assign-first");
   const fs::path second = dreadlocks_test::unique_path("assign-second");
   L a(first);
@@ -178,10 +184,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(move_assignment_releases_the_target_first, L,
   BOOST_TEST(a.options().shared);
   BOOST_TEST(a.options().reentrant);
   if constexpr (api_test::has_process_level<L>) {
-    BOOST_TEST(api_test::open_files() == 1u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
   }
   if constexpr (api_test::has_thread_level<L>) {
-    BOOST_TEST(api_test::thread_keys() == 1u);
+    BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 1u);
   }
   // Another guard may now take `first` without waiting.
   L again(first, {.blocking = false});
@@ -190,7 +196,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(move_assignment_releases_the_target_first, L,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(move_assignment_into_an_empty_guard, L,
                               all_aliases) {
-  dreadlocks_test::watchdog dog("move_assignment_into_an_empty_guard");
+  dreadlocks_test::watchdog dog;
   const fs::path first = dreadlocks_test::unique_path("assign-empty-1");
   const fs::path second = dreadlocks_test::unique_path("assign-empty-2");
   L a(first);
@@ -210,7 +216,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(move_assignment_into_an_empty_guard, L,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(self_move_assignment_keeps_the_lock, L,
                               all_aliases) {
-  dreadlocks_test::watchdog dog("self_move_assignment_keeps_the_lock");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("self-move");
   L lock(file);
   L& alias = lock;
@@ -221,15 +227,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(self_move_assignment_keeps_the_lock, L,
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(unlock_is_idempotent, L, all_aliases) {
-  dreadlocks_test::watchdog dog("unlock_is_idempotent");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("unlock");
   {
     L lock(file, {.shared = true});
     lock.unlock();
     BOOST_TEST(!lock.owns_lock());
     expect_free<L>(file);
-    BOOST_TEST(api_test::thread_keys() == 0u);
-    BOOST_TEST(api_test::open_files() == 0u);
+    BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 0u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 0u);
     lock.unlock();
     lock.unlock();
     BOOST_TEST(!lock.owns_lock());
@@ -365,13 +371,13 @@ BOOST_AUTO_TEST_CASE(file_backed_aliases_share_one_descriptor) {
   dreadlocks::path_lock both(file);
   dreadlocks::process_level_path_lock process(file, {.reentrant = true});
   BOOST_TEST(both.native_handle() == process.native_handle());
-  BOOST_TEST(api_test::open_files() == 1u);
+  BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
 }
 
 // A guard may be released on another thread than the one that took it.
 BOOST_AUTO_TEST_CASE_TEMPLATE(guard_released_on_another_thread, L,
                               all_aliases) {
-  dreadlocks_test::watchdog dog("guard_released_on_another_thread");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("other-thread");
   L lock(file);
   std::thread releaser([moved = std::move(lock)]() mutable { moved.unlock(); });

@@ -19,7 +19,13 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/api/api_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/temp_path.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -89,7 +95,7 @@ fs::path path_of(L&& lock) {
   return lock.path();
 }
 
-BOOST_FIXTURE_TEST_SUITE(path_arguments, api_test::registries_empty_after)
+BOOST_FIXTURE_TEST_SUITE(path_arguments, dreadlocks_test::nothing_left_behind)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(every_overload_gives_the_same_path, L,
                               all_aliases) {
@@ -153,7 +159,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(spellings_of_one_path_are_one_key, L,
              file);
   if constexpr (api_test::has_process_level<L>) {
     // One descriptor for all spellings.
-    BOOST_TEST(api_test::open_files() == 1u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
   }
 }
 

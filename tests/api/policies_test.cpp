@@ -17,8 +17,14 @@
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/api/api_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -367,7 +373,7 @@ static_assert(std::is_same_v<recorded_lock::process_policy,
 static_assert(std::is_same_v<recorded_lock::reentrancy_policy,
                              dreadlocks::reentrant_if_requested>);
 
-struct recording_fixture : api_test::registries_empty_after {
+struct recording_fixture : dreadlocks_test::nothing_left_behind {
   recording_fixture() {
     events().clear();
     fail_thread_acquire = false;
@@ -499,14 +505,14 @@ BOOST_AUTO_TEST_CASE(thread_failure_skips_the_process_level) {
 // A real ThreadPolicy with a failing user ProcessPolicy: the shipped
 // thread level is given back too (SPEC §2 "failure").
 BOOST_AUTO_TEST_CASE(process_failure_releases_the_shipped_thread_level) {
-  dreadlocks_test::watchdog dog("process_failure_releases_the_shipped_thread_level");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("recorded-fail-real");
   fail_process_acquire = true;
   using mixed = basic_path_lock<dreadlocks::shareable_thread_lock,
                                 recording_process_lock,
                                 dreadlocks::reentrant_if_requested>;
   BOOST_CHECK_THROW(mixed lock(file), injected_failure);
-  BOOST_TEST(api_test::thread_keys() == 0u);
+  BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 0u);
   BOOST_TEST(!api_test::thread_level_held(file));
 }
 
@@ -553,7 +559,7 @@ BOOST_AUTO_TEST_CASE(move_assignment_releases_the_target_first) {
 // A user ProcessPolicy under the shipped thread level: the thread level is
 // real (excludes other threads), the process level is the user's.
 BOOST_AUTO_TEST_CASE(user_process_policy_with_shipped_thread_level) {
-  dreadlocks_test::watchdog dog("user_process_policy_with_shipped_thread_level");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("recorded-mixed");
   using mixed = basic_path_lock<dreadlocks::shareable_thread_lock,
                                 recording_process_lock,
@@ -562,7 +568,7 @@ BOOST_AUTO_TEST_CASE(user_process_policy_with_shipped_thread_level) {
     mixed lock(file);
     BOOST_TEST(api_test::thread_level_held(file));
     BOOST_TEST(lock.native_handle() == recording_process_lock::handle);
-    BOOST_TEST(api_test::open_files() == 0u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 0u);
   }
   BOOST_TEST(!api_test::thread_level_held(file));
   BOOST_TEST(events().size() == 2u);  // process acquire and release
@@ -593,7 +599,7 @@ using never_reentrant_locks =
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(always_reentrant_nests_without_the_option, L,
                               always_reentrant_locks) {
-  dreadlocks_test::watchdog dog("always_reentrant_nests_without_the_option");
+  dreadlocks_test::watchdog dog;
   const fs::path file = dreadlocks_test::unique_path("always");
   {
     L outer(file);  // lock_options::reentrant is false throughout
@@ -666,12 +672,12 @@ BOOST_AUTO_TEST_CASE(fcntl_process_lock_shares_the_registry) {
   {
     classic lock(file);
     BOOST_TEST(lock.native_handle() >= 0);
-    BOOST_TEST(api_test::open_files() == 1u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
     dreadlocks::process_level_path_lock other(file, {.reentrant = true});
     BOOST_TEST(other.native_handle() == lock.native_handle());
-    BOOST_TEST(api_test::open_files() == 1u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
   }
-  BOOST_TEST(api_test::open_files() == 0u);
+  BOOST_TEST(dreadlocks::introspection::open_lock_files() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

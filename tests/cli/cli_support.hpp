@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -72,14 +71,6 @@ inline fs::path dreadlock_binary() {
     throw std::runtime_error("neither DREADLOCK_BINARY nor TEST_SRCDIR is set");
   }
   return fs::path(runfiles) / "dreadlocks" / "tools" / "dreadlock";
-}
-
-// Returns a new unique file name under the scratch directory.
-inline fs::path scratch_file(const std::string& stem) {
-  static std::atomic<unsigned> counter{0};
-  return dreadlocks_test::scratch_dir() /
-         (stem + "-" + std::to_string(::getpid()) + "-" +
-          std::to_string(counter.fetch_add(1)));
 }
 
 // Returns the file's contents, or "" if it does not exist.
@@ -202,8 +193,8 @@ class dreadlock_process {
                              std::vector<descriptor_mapping> descriptors = {},
                              fs::path directory = {}, fs::path terminal = {})
       : args_(std::move(args)),
-        out_(scratch_file("stdout")),
-        err_(scratch_file("stderr")),
+        out_(dreadlocks_test::unique_path("stdout")),
+        err_(dreadlocks_test::unique_path("stderr")),
         child_([this, descriptors, directory, terminal] {
           return exec(descriptors, directory, terminal);
         }) {}

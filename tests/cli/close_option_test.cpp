@@ -12,13 +12,19 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/cli/cli_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
 using namespace cli_test;
 
 BOOST_AUTO_TEST_CASE(command_inherits_the_lock_descriptor_by_default) {
-  dreadlocks_test::watchdog dog("inherit", 30s);
+  dreadlocks_test::watchdog dog(30s);
   for (const bool close : {false, true}) {
     BOOST_TEST_CONTEXT((close ? "-o" : "default")) {
       const fs::path lock = dreadlocks_test::unique_path("inherit");
@@ -43,7 +49,7 @@ BOOST_AUTO_TEST_CASE(command_inherits_the_lock_descriptor_by_default) {
 // The command starts a background process that outlives it, holding the
 // pipe `hold` (and, by default, the lock descriptor), and ends.
 BOOST_AUTO_TEST_CASE(background_process_keeps_the_lock_unless_close) {
-  dreadlocks_test::watchdog dog("background", 30s);
+  dreadlocks_test::watchdog dog(30s);
   for (const bool close : {false, true}) {
     BOOST_TEST_CONTEXT((close ? "-o" : "default")) {
       const fs::path lock = dreadlocks_test::unique_path("background");
@@ -72,7 +78,7 @@ BOOST_AUTO_TEST_CASE(background_process_keeps_the_lock_unless_close) {
 // lock; with -o the lock ends with dreadlock.
 BOOST_AUTO_TEST_CASE(
     killed_dreadlock_leaves_the_lock_to_the_command_unless_close) {
-  dreadlocks_test::watchdog dog("dreadlock killed", 30s);
+  dreadlocks_test::watchdog dog(30s);
   for (const bool close : {false, true}) {
     BOOST_TEST_CONTEXT((close ? "-o" : "default")) {
       const fs::path lock = dreadlocks_test::unique_path("orphaned");

@@ -8,6 +8,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/cli/cli_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -44,7 +50,7 @@ class held_lock {
 // command did not run.
 finished_run check_refused(const fs::path& lock,
                            std::vector<std::string> options, int expected) {
-  const fs::path trace = scratch_file("trace");
+  const fs::path trace = dreadlocks_test::unique_path("trace");
   options.insert(options.end(),
                  {lock.string(), "-c", "echo ran > " + quoted(trace.string())});
   auto run = run_dreadlock(options);
@@ -54,7 +60,7 @@ finished_run check_refused(const fs::path& lock,
 }
 
 BOOST_AUTO_TEST_CASE(nonblock_gives_the_conflict_status_at_once) {
-  dreadlocks_test::watchdog dog("nonblock", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("nonblock");
   held_lock held(lock);
   for (const char* option : {"-n", "--nonblock", "--nonblocking", "--non"}) {
@@ -68,7 +74,7 @@ BOOST_AUTO_TEST_CASE(nonblock_gives_the_conflict_status_at_once) {
 }
 
 BOOST_AUTO_TEST_CASE(timeout_zero_is_nonblock) {
-  dreadlocks_test::watchdog dog("-w 0", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("timeout-zero");
   held_lock held(lock);
   const auto run = check_refused(lock, {"-w", "0"}, conflict_exit);
@@ -76,7 +82,7 @@ BOOST_AUTO_TEST_CASE(timeout_zero_is_nonblock) {
 }
 
 BOOST_AUTO_TEST_CASE(timeout_waits_then_gives_up) {
-  dreadlocks_test::watchdog dog("-w 0.2", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("timeout");
   held_lock held(lock);
   for (const std::vector<std::string>& options :
@@ -94,9 +100,9 @@ BOOST_AUTO_TEST_CASE(timeout_waits_then_gives_up) {
 }
 
 BOOST_AUTO_TEST_CASE(timeout_is_met_when_the_holder_leaves_in_time) {
-  dreadlocks_test::watchdog dog("-w met", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("timeout-met");
-  const fs::path trace = scratch_file("trace");
+  const fs::path trace = dreadlocks_test::unique_path("trace");
   std::optional<dreadlock_process> waiter;
   {
     held_lock held(lock);
@@ -115,7 +121,7 @@ BOOST_AUTO_TEST_CASE(timeout_is_met_when_the_holder_leaves_in_time) {
 }
 
 BOOST_AUTO_TEST_CASE(conflict_exit_code_changes_the_status) {
-  dreadlocks_test::watchdog dog("-E", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("conflict-code");
   held_lock held(lock);
   check_refused(lock, {"-E", "42", "-n"}, 42);
@@ -125,7 +131,7 @@ BOOST_AUTO_TEST_CASE(conflict_exit_code_changes_the_status) {
 }
 
 BOOST_AUTO_TEST_CASE(shared_request_is_refused_by_exclusive_holder_only) {
-  dreadlocks_test::watchdog dog("shared -n", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("shared-nonblock");
   {
     held_lock held(lock);
@@ -138,7 +144,7 @@ BOOST_AUTO_TEST_CASE(shared_request_is_refused_by_exclusive_holder_only) {
 }
 
 BOOST_AUTO_TEST_CASE(verbose_says_why_and_how_long) {
-  dreadlocks_test::watchdog dog("--verbose", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("verbose");
   {
     held_lock held(lock);

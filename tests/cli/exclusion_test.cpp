@@ -10,6 +10,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/cli/cli_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -20,9 +26,9 @@ using namespace cli_test;
 // first command has ended: the log must read "A in, A out, B in, B out".
 void check_turns(const std::vector<std::string>& first_options,
                  const std::vector<std::string>& second_options) {
-  dreadlocks_test::watchdog dog("turns", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("turns");
-  const fs::path log = scratch_file("turns-log");
+  const fs::path log = dreadlocks_test::unique_path("turns-log");
   participant a;
   participant b;
   auto args_for = [&](std::vector<std::string> args, const std::string& name) {
@@ -68,9 +74,9 @@ BOOST_AUTO_TEST_CASE(exclusive_runs_take_turns_without_the_descriptor) {
 }
 
 BOOST_AUTO_TEST_CASE(shared_runs_overlap) {
-  dreadlocks_test::watchdog dog("shared overlap", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("overlap");
-  const fs::path log = scratch_file("overlap-log");
+  const fs::path log = dreadlocks_test::unique_path("overlap-log");
   participant a;
   participant b;
   dreadlock_process first(

@@ -12,6 +12,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/cli/cli_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -22,7 +28,7 @@ bool one_line(const std::string& text) {
 }
 
 BOOST_AUTO_TEST_CASE(command_status_is_passed_through) {
-  dreadlocks_test::watchdog dog("status", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const std::string lock = dreadlocks_test::unique_path("status").string();
   for (const auto& [args, expected] :
        std::vector<std::pair<std::vector<std::string>, int>>{
@@ -40,7 +46,7 @@ BOOST_AUTO_TEST_CASE(command_status_is_passed_through) {
 }
 
 BOOST_AUTO_TEST_CASE(command_killed_by_a_signal_gives_128_plus_n) {
-  dreadlocks_test::watchdog dog("signal status", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const std::string lock = dreadlocks_test::unique_path("killed").string();
   for (const auto& [signal_name, number] :
        std::vector<std::pair<std::string, int>>{{"KILL", SIGKILL},
@@ -66,7 +72,7 @@ BOOST_AUTO_TEST_CASE(options_after_path_belong_to_the_command) {
 }
 
 BOOST_AUTO_TEST_CASE(double_dash_ends_options_before_a_dash_path) {
-  const fs::path directory = scratch_file("dash-dir");
+  const fs::path directory = dreadlocks_test::unique_path("dash-dir");
   fs::create_directories(directory);
   const auto run = run_dreadlock({"--", "-lock", "true"}, directory);
   BOOST_TEST(run.status.exited_with(0), run.description);
@@ -83,7 +89,8 @@ BOOST_AUTO_TEST_CASE(command_that_cannot_be_executed) {
   BOOST_TEST(missing.err.find("No such file or directory") !=
              std::string::npos);
 
-  const fs::path not_executable = scratch_file("not-executable");
+  const fs::path not_executable =
+      dreadlocks_test::unique_path("not-executable");
   std::ofstream(not_executable) << "echo hi\n";
   fs::permissions(not_executable,
                   fs::perms::owner_read | fs::perms::owner_write);
@@ -134,9 +141,10 @@ BOOST_AUTO_TEST_CASE(usage_errors_give_64_and_one_line) {
 
 BOOST_AUTO_TEST_CASE(bad_paths_give_66_and_one_line_naming_the_path) {
   const fs::path directory = dreadlocks_test::scratch_dir();
-  const fs::path missing_parent = scratch_file("no-such-dir") / "x.lock";
-  const fs::path dangling = scratch_file("dangling");
-  const fs::path target = scratch_file("dangling-target");
+  const fs::path missing_parent =
+      dreadlocks_test::unique_path("no-such-dir") / "x.lock";
+  const fs::path dangling = dreadlocks_test::unique_path("dangling");
+  const fs::path target = dreadlocks_test::unique_path("dangling-target");
   fs::create_symlink(target, dangling);
   const std::vector<std::pair<fs::path, std::string>> cases{
       {directory, "Is a directory"},
@@ -148,7 +156,7 @@ BOOST_AUTO_TEST_CASE(bad_paths_give_66_and_one_line_naming_the_path) {
   };
   for (const auto& [path, reason] : cases) {
     BOOST_TEST_CONTEXT(path) {
-      const fs::path trace = scratch_file("trace");
+      const fs::path trace = dreadlocks_test::unique_path("trace");
       const auto run = run_dreadlock(
           {path.string(), "-c", "echo ran > " + quoted(trace.string())});
       BOOST_TEST(run.status.exited_with(cannot_open_exit), run.description);

@@ -9,6 +9,12 @@
 #include <sstream>
 
 #include "tests/cli/cli_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -91,7 +97,7 @@ BOOST_AUTO_TEST_CASE(free_lock_lists_nothing_and_exits_0) {
 }
 
 BOOST_AUTO_TEST_CASE(exclusive_holder_is_listed_with_its_mode) {
-  dreadlocks_test::watchdog dog("exclusive holder", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("holders-exclusive");
   {
     holder held(lock, {"-o"});
@@ -113,7 +119,7 @@ BOOST_AUTO_TEST_CASE(exclusive_holder_is_listed_with_its_mode) {
 }
 
 BOOST_AUTO_TEST_CASE(command_holding_the_inherited_descriptor_is_listed) {
-  dreadlocks_test::watchdog dog("inherited holder", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("holders-inherited");
   holder held(lock, {});
   const auto run = run_dreadlock({"--holders", lock.string()});
@@ -124,7 +130,7 @@ BOOST_AUTO_TEST_CASE(command_holding_the_inherited_descriptor_is_listed) {
 }
 
 BOOST_AUTO_TEST_CASE(shared_holders_allow_a_shared_request) {
-  dreadlocks_test::watchdog dog("shared holders", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("holders-shared");
   holder first(lock, {"-s", "-o"});
   holder second(lock, {"-s", "-o"});
@@ -138,7 +144,7 @@ BOOST_AUTO_TEST_CASE(shared_holders_allow_a_shared_request) {
 }
 
 BOOST_AUTO_TEST_CASE(waiting_process_is_listed_with_its_mode) {
-  dreadlocks_test::watchdog dog("waiter", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("holders-waiter");
   std::optional<dreadlock_process> waiter;
   {

@@ -12,6 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
+
 namespace {
 
 using dreadlock_cli::action;

@@ -7,9 +7,15 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
+#include "tests/support/nothing_left_behind.hpp"
 #include "tools/dreadlock/holders_command.hpp"
 #include "tools/dreadlock/lock_wait_probe.hpp"
 #include "tools/dreadlock/proc_lock_line.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 

@@ -13,6 +13,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/cli/cli_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -41,7 +47,7 @@ struct running_command {
 };
 
 BOOST_AUTO_TEST_CASE(signals_are_forwarded_and_the_lock_released) {
-  dreadlocks_test::watchdog dog("forwarding", 60s);
+  dreadlocks_test::watchdog dog(60s);
   for (const auto& [name, number] :
        std::vector<std::pair<std::string, int>>{{"SIGTERM", SIGTERM},
                                                 {"SIGINT", SIGINT},
@@ -66,9 +72,9 @@ BOOST_AUTO_TEST_CASE(signals_are_forwarded_and_the_lock_released) {
 }
 
 BOOST_AUTO_TEST_CASE(a_command_that_handles_the_signal_decides_the_status) {
-  dreadlocks_test::watchdog dog("trap", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("trap");
-  const fs::path log = scratch_file("trap-log");
+  const fs::path log = dreadlocks_test::unique_path("trap-log");
   // dash runs a trap between commands, so the command waits in short
   // steps; the test's own wait is the pipe, not a sleep.
   running_command running(
@@ -83,7 +89,7 @@ BOOST_AUTO_TEST_CASE(a_command_that_handles_the_signal_decides_the_status) {
 }
 
 BOOST_AUTO_TEST_CASE(lock_released_when_the_command_is_killed) {
-  dreadlocks_test::watchdog dog("command killed", 30s);
+  dreadlocks_test::watchdog dog(30s);
   for (const bool close : {false, true}) {
     const fs::path lock = dreadlocks_test::unique_path("killed");
     running_command running(lock, close ? std::vector<std::string>{"-o"}
@@ -96,9 +102,9 @@ BOOST_AUTO_TEST_CASE(lock_released_when_the_command_is_killed) {
 }
 
 BOOST_AUTO_TEST_CASE(a_waiting_dreadlock_dies_of_the_signal_without_running) {
-  dreadlocks_test::watchdog dog("killed while waiting", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("waiting");
-  const fs::path trace = scratch_file("trace");
+  const fs::path trace = dreadlocks_test::unique_path("trace");
   running_command holder(lock);
   dreadlock_process waiter(
       {lock.string(), "-c", "echo ran > " + quoted(trace.string())});
@@ -130,13 +136,13 @@ char process_state(pid_t pid) {
 // with it); a SIGTERM sent to dreadlock afterwards is passed on after any
 // SIGINT it had pending, and ends the command.
 BOOST_AUTO_TEST_CASE(terminal_interrupt_reaches_the_command_once) {
-  dreadlocks_test::watchdog dog("terminal", 30s);
+  dreadlocks_test::watchdog dog(30s);
   const int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   BOOST_REQUIRE(master >= 0);
   BOOST_REQUIRE(::grantpt(master) == 0 && ::unlockpt(master) == 0);
   const fs::path terminal = ::ptsname(master);
   const fs::path lock = dreadlocks_test::unique_path("terminal");
-  const fs::path log = scratch_file("terminal-log");
+  const fs::path log = dreadlocks_test::unique_path("terminal-log");
   const std::string to_log = " >> " + quoted(log.string());
   participant command;
   dreadlock_process run(

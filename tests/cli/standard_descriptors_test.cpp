@@ -11,6 +11,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/cli/cli_support.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -28,9 +34,9 @@ std::pair<exit_status, std::string> run_with_closed(
 }
 
 BOOST_AUTO_TEST_CASE(verbose_messages_never_reach_the_lock_file) {
-  dreadlocks_test::watchdog dog("verbose with stderr closed", 30s);
+  dreadlocks_test::watchdog dog(30s);
   for (const auto& closed : std::vector<std::vector<int>>{{2}, {0, 1, 2}}) {
-    const fs::path lock = scratch_file("verbose");
+    const fs::path lock = dreadlocks_test::unique_path("verbose");
     const auto [status, description] =
         run_with_closed({"--verbose", lock.string(), "true"}, closed);
     BOOST_TEST(status.exited_with(0), description);
@@ -40,9 +46,9 @@ BOOST_AUTO_TEST_CASE(verbose_messages_never_reach_the_lock_file) {
 }
 
 BOOST_AUTO_TEST_CASE(cannot_execute_never_reaches_the_lock_file) {
-  dreadlocks_test::watchdog dog("cannot execute with stderr closed", 30s);
+  dreadlocks_test::watchdog dog(30s);
   for (const auto& closed : std::vector<std::vector<int>>{{2}, {0, 1, 2}}) {
-    const fs::path lock = scratch_file("no-command");
+    const fs::path lock = dreadlocks_test::unique_path("no-command");
     const auto [status, description] = run_with_closed(
         {lock.string(), "no-such-command-dreadlock-test"}, closed);
     BOOST_TEST(status.exited_with(not_found_exit), description);
@@ -56,8 +62,8 @@ BOOST_AUTO_TEST_CASE(cannot_execute_never_reaches_the_lock_file) {
 // it fails with status 2), and nothing reaches the lock file. This is what
 // the library's own refusal of descriptors 0-2 does not give.
 BOOST_AUTO_TEST_CASE(command_writes_to_stderr_never_reach_the_lock_file) {
-  dreadlocks_test::watchdog dog("command stderr with stderr closed", 30s);
-  const fs::path lock = scratch_file("command-stderr");
+  dreadlocks_test::watchdog dog(30s);
+  const fs::path lock = dreadlocks_test::unique_path("command-stderr");
   const auto [status, description] = run_with_closed(
       {"--verbose", lock.string(), "-c", "echo from-the-command >&2"}, {2});
   BOOST_TEST(status.exited_with(0), description);

@@ -32,11 +32,17 @@
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/contention.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/proc_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
 #include "tests/timeout/wait_support.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace dlt = dreadlocks_test;
 namespace fs = std::filesystem;
@@ -198,7 +204,7 @@ BOOST_AUTO_TEST_SUITE(order)
 // guards() has each key once, sorted by normalized absolute path, however
 // the set was spelled and ordered; everything is released at the end.
 BOOST_AUTO_TEST_CASE_TEMPLATE(sorted_and_folded, L, all_multi) {
-  dlt::watchdog dog("sorted_and_folded", 20s);
+  dlt::watchdog dog(20s);
   const auto empty = dlt::holdings_now();
   const auto f = fresh_files("order", 3);
   const auto dir = f[0].parent_path();
@@ -304,7 +310,7 @@ BOOST_AUTO_TEST_SUITE(all_or_nothing)
 // path, at once, and leaves the others free and the registries as they
 // were; the timed form the same after its timeout.
 BOOST_AUTO_TEST_CASE_TEMPLATE(another_thread_holds_one, L, thread_excluding) {
-  dlt::watchdog dog("another_thread_holds_one", 25s);
+  dlt::watchdog dog(25s);
   const auto empty = dlt::holdings_now();
   const auto f = fresh_files("aon-thread", 3);
   const std::vector<fs::path> named = {f[2], f[0], f[1]};
@@ -345,7 +351,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(another_thread_holds_one, L, thread_excluding) {
 // naming it, nothing of ours left (no descriptor, no registry entry, no
 // kernel lock on the other paths).
 BOOST_AUTO_TEST_CASE_TEMPLATE(another_process_holds_one, L, process_excluding) {
-  dlt::watchdog dog("another_process_holds_one", 25s);
+  dlt::watchdog dog(25s);
   const auto empty = dlt::holdings_now();
   const auto f = fresh_files("aon-process", 3);
   const std::vector<fs::path> named = {f[1], f[2], f[0]};
@@ -399,7 +405,7 @@ BOOST_AUTO_TEST_SUITE(deadline)
 // throws the process-level error for c: about 2 s in all (a deadline per
 // path would take 3.5 s), with a and b released.
 BOOST_AUTO_TEST_CASE(one_deadline_for_the_set) {
-  dlt::watchdog dog("one_deadline_for_the_set", 20s);
+  dlt::watchdog dog(20s);
   constexpr auto timeout = 2000ms;
   const auto f = fresh_files("deadline", 3);
   auto other_process =
@@ -425,7 +431,7 @@ BOOST_AUTO_TEST_CASE(one_deadline_for_the_set) {
 // before the deadline; the holder releases once this thread is seen asleep
 // in the wait.
 BOOST_AUTO_TEST_CASE_TEMPLATE(granted_on_release, L, all_multi) {
-  dlt::watchdog dog("granted_on_release", 20s);
+  dlt::watchdog dog(20s);
   const auto f = fresh_files("granted", 3);
   std::unique_ptr<dlt::holder> holder;
   if constexpr (dlt::excludes_other_threads<L>) {
@@ -453,7 +459,7 @@ BOOST_AUTO_TEST_SUITE(no_deadlock)
 // one holder at a time.
 BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_threads, L,
                               thread_excluding) {
-  dlt::watchdog dog("opposite_orders_two_threads", 25s);
+  dlt::watchdog dog(25s);
   const auto empty = dlt::holdings_now();
   const auto f = fresh_files("threads", 4);
   dlt::occupancy<4> inside;
@@ -480,7 +486,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_threads, L,
 // Two processes do the same.
 BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_processes, L,
                               process_excluding) {
-  dlt::watchdog dog("opposite_orders_two_processes", 25s);
+  dlt::watchdog dog(25s);
   const auto f = fresh_files("processes", 4);
   struct shared_state {
     dlt::process_barrier start{2};
@@ -509,7 +515,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_processes, L,
 // Shared sets overlap freely: another thread holds {a, b} shared, this one
 // takes {b, c} shared without waiting.
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_sets_held_together, L, all_multi) {
-  dlt::watchdog dog("shared_sets_held_together", 20s);
+  dlt::watchdog dog(20s);
   const auto f = fresh_files("shared", 3);
   auto guard = std::make_shared<std::optional<L>>();
   dlt::thread_holder holder(

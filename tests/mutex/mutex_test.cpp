@@ -27,10 +27,16 @@
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/contention.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
 #include "tests/timeout/wait_support.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace dlt = dreadlocks_test;
 namespace fs = std::filesystem;
@@ -289,7 +295,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(names_normalized_path, M, all_mutexes) {
 
 // On a free path every form grants at once, and unlocking leaves nothing.
 BOOST_AUTO_TEST_CASE_TEMPLATE(free_mutex_grants_every_form, M, all_mutexes) {
-  dlt::watchdog dog("free_mutex_grants_every_form", 20s);
+  dlt::watchdog dog(20s);
   const auto empty = dlt::holdings_now();
   const auto file = dlt::unique_path("free");
   M m(file);
@@ -339,7 +345,7 @@ BOOST_AUTO_TEST_SUITE(contention)
 // Another thread holds the same mutex: try_* return false (shared on shared
 // is granted), the timed forms after their timeout.
 BOOST_AUTO_TEST_CASE_TEMPLATE(another_thread_holds, M, thread_excluding) {
-  dlt::watchdog dog("another_thread_holds", 25s);
+  dlt::watchdog dog(25s);
   const auto empty = dlt::holdings_now();
   M m(dlt::unique_path("thread-contention"));
   for (const bool held_shared : {false, true}) {
@@ -353,7 +359,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(another_thread_holds, M, thread_excluding) {
 
 // Another process holds the file: the same.
 BOOST_AUTO_TEST_CASE_TEMPLATE(another_process_holds, M, process_excluding) {
-  dlt::watchdog dog("another_process_holds", 25s);
+  dlt::watchdog dog(25s);
   const auto empty = dlt::holdings_now();
   const auto file = dlt::unique_path("process-contention");
   for (const bool held_shared : {false, true}) {
@@ -382,7 +388,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(other_failures_throw, M, process_excluding) {
 // A timed try succeeds when the holder lets go before the deadline (the
 // holder releases once this thread is seen asleep in the wait).
 BOOST_AUTO_TEST_CASE_TEMPLATE(timed_try_granted_on_release, M, all_mutexes) {
-  dlt::watchdog dog("timed_try_granted_on_release", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("timed-release");
   M m(file);
   for (const auto [held_shared, asked_shared] : kConflicts) {
@@ -407,7 +413,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(timed_try_granted_on_release, M, all_mutexes) {
 // The process level is shared by the threads of one process: two threads
 // both lock a process_level_path_mutex exclusively at once.
 BOOST_AUTO_TEST_CASE(process_level_mutex_is_shared_by_threads) {
-  dlt::watchdog dog("process_level_mutex_is_shared_by_threads", 20s);
+  dlt::watchdog dog(20s);
   dreadlocks::process_level_path_mutex m(dlt::unique_path("shared-by-threads"));
   auto holder = hold_in_thread(m, false);
   BOOST_TEST_REQUIRE(holder->wait_held());
@@ -425,7 +431,7 @@ BOOST_AUTO_TEST_SUITE(recursion)
 // recursive_deadlock_error (errc::resource_deadlock_would_occur) at once,
 // never false and never a hang; its hold is untouched.
 BOOST_AUTO_TEST_CASE_TEMPLATE(repeated_lock_throws, M, all_mutexes) {
-  dlt::watchdog dog("repeated_lock_throws", 20s);
+  dlt::watchdog dog(20s);
   const auto empty = dlt::holdings_now();
   M m(dlt::unique_path("recursive"));
   const auto level = dlt::excludes_other_threads<M>
@@ -471,7 +477,7 @@ BOOST_AUTO_TEST_SUITE(standard_tools)
 // timed ones (duration and time point), refused while another party holds
 // and granted once it has let go.
 BOOST_AUTO_TEST_CASE_TEMPLATE(unique_lock, M, all_mutexes) {
-  dlt::watchdog dog("unique_lock", 20s);
+  dlt::watchdog dog(20s);
   const auto empty = dlt::holdings_now();
   const auto file = dlt::unique_path("unique-lock");
   M m(file);
@@ -508,7 +514,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(unique_lock, M, all_mutexes) {
 // another), and the try and timed constructors refused while another party
 // holds exclusive.
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_lock, M, all_mutexes) {
-  dlt::watchdog dog("shared_lock", 20s);
+  dlt::watchdog dog(20s);
   const auto empty = dlt::holdings_now();
   const auto file = dlt::unique_path("shared-lock");
   M m(file);
@@ -541,7 +547,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(shared_lock, M, all_mutexes) {
 // std::scoped_lock and std::lock over several path mutexes: all held
 // inside, all free after; std::lock waits for one held elsewhere.
 BOOST_AUTO_TEST_CASE_TEMPLATE(scoped_lock_and_std_lock, M, all_mutexes) {
-  dlt::watchdog dog("scoped_lock_and_std_lock", 20s);
+  dlt::watchdog dog(20s);
   const auto empty = dlt::holdings_now();
   M a(dlt::unique_path("scoped-a"));
   M b(dlt::unique_path("scoped-b"));
@@ -581,7 +587,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(scoped_lock_and_std_lock, M, all_mutexes) {
 // has one holder at a time.
 BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_threads, M,
                               thread_excluding) {
-  dlt::watchdog dog("opposite_orders_two_threads", 25s);
+  dlt::watchdog dog(25s);
   const auto empty = dlt::holdings_now();
   M a(dlt::unique_path("order-a"));
   M b(dlt::unique_path("order-b"));
@@ -610,7 +616,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_threads, M,
 // Two processes do the same with their own path mutexes on the same files.
 BOOST_AUTO_TEST_CASE_TEMPLATE(opposite_orders_two_processes, M,
                               process_excluding) {
-  dlt::watchdog dog("opposite_orders_two_processes", 25s);
+  dlt::watchdog dog(25s);
   const fs::path files[3] = {dlt::unique_path("porder-a"),
                              dlt::unique_path("porder-b"),
                              dlt::unique_path("porder-c")};

@@ -37,9 +37,15 @@
 #include <vector>
 
 #include "dreadlocks/dreadlocks.hpp"
-#include "tests/support/alarm_watchdog.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/temp_path.hpp"
+#include "tests/support/watchdog.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 // ThreadSanitizer's defaults for this binary alone; the TSAN_OPTIONS of
 // --config=tsan still apply on top. Without die_after_fork=0 the child dies
@@ -299,7 +305,7 @@ struct transition_waiters {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_child_wakes_its_own_waiters_after_a_fork_beside_a_waiter) {
-  dreadlocks_test::alarm_watchdog dog("fork_condition_test", 60s);
+  dreadlocks_test::watchdog dog(60s);
   const auto path = dreadlocks_test::unique_path("fork-condition");
   waiter_on parent(path);
   BOOST_TEST_REQUIRE(parent.sleeping, "the parent's waiter never slept");
@@ -324,7 +330,7 @@ BOOST_AUTO_TEST_CASE(a_child_wakes_its_own_waiters_after_a_fork_beside_a_waiter)
 #if defined(F_OFD_SETLK)
 BOOST_AUTO_TEST_CASE(
     a_child_wakes_its_own_waiters_after_a_fork_beside_a_process_level_waiter) {
-  dreadlocks_test::alarm_watchdog dog("fork_condition_test", 60s);
+  dreadlocks_test::watchdog dog(60s);
   const auto path = dreadlocks_test::unique_path("fork-process-condition");
   transition_waiters parent(path);
   BOOST_TEST_REQUIRE(parent.waiting,

@@ -14,7 +14,13 @@
 #include <vector>
 
 #include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/watchdog.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace fs = std::filesystem;
 
@@ -117,7 +123,7 @@ BOOST_AUTO_TEST_CASE(path_is_built_once_for_all_copies_even_when_threads_race) {
                                  kOperation);
   BOOST_TEST(key.native() == "/tmp/key-test/raced/lock");
   BOOST_TEST(std::string(key.c_str()) == "/tmp/key-test/raced/lock");
-  dreadlocks_test::watchdog dog("path_is_built_once", std::chrono::seconds(20));
+  dreadlocks_test::watchdog dog(std::chrono::seconds(20));
   constexpr int kThreads = 8;
   const fs::path* seen[kThreads] = {};
   std::atomic<int> ready{0};

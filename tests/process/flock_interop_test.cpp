@@ -18,11 +18,14 @@
 #include <vector>
 
 #include "dreadlocks/dreadlocks.hpp"
+#include "dreadlocks/introspection.hpp"
 #include "tests/process/process_test_common.hpp"
 
 namespace dlt = dreadlocks_test;
 using namespace std::chrono_literals;
 using dlt::attempt;
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 extern char** environ;
 
@@ -121,8 +124,8 @@ constexpr int kRefused = 1;  // flock(1) -n: the lock is held elsewhere
 // flock(1) holding exclusive keeps the C++ program out in both modes, and
 // lets it in once it is gone.
 BOOST_AUTO_TEST_CASE(flock_tool_exclusive_excludes_the_program) {
-  dlt::alarm_watchdog dog("flock_tool_exclusive_excludes_the_program", 20s);
-  const auto file = dlt::fresh_path("flock-tool-x");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("flock-tool-x");
   flock_tool holder({"-x", file.string(), "-c", "echo held; read line"});
   BOOST_TEST_REQUIRE(holder.read_line() == "held");
   BOOST_TEST(dlt::try_lock_once<flock_lock>(file, dlt::mode(false, false)) ==
@@ -135,13 +138,13 @@ BOOST_AUTO_TEST_CASE(flock_tool_exclusive_excludes_the_program) {
   BOOST_TEST(holder.finish() == 0);
   BOOST_TEST(dlt::try_lock_once<flock_lock>(file, dlt::mode(false, false)) ==
              attempt::granted);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(dreadlocks::introspection::open_lock_files() == 0u);
 }
 
 // flock(1) holding shared lets the program share, not write.
 BOOST_AUTO_TEST_CASE(flock_tool_shared_admits_readers_only) {
-  dlt::alarm_watchdog dog("flock_tool_shared_admits_readers_only", 20s);
-  const auto file = dlt::fresh_path("flock-tool-s");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("flock-tool-s");
   flock_tool holder({"-s", file.string(), "-c", "echo held; read line"});
   BOOST_TEST_REQUIRE(holder.read_line() == "held");
   BOOST_TEST(dlt::try_lock_once<flock_lock>(file, dlt::mode(true, false)) ==
@@ -154,8 +157,8 @@ BOOST_AUTO_TEST_CASE(flock_tool_shared_admits_readers_only) {
 // The program holding the file keeps flock(1) out as its mode says, and
 // lets it in after the release.
 BOOST_AUTO_TEST_CASE(program_excludes_flock_tool) {
-  dlt::alarm_watchdog dog("program_excludes_flock_tool", 20s);
-  const auto file = dlt::fresh_path("flock-program");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("flock-program");
   {
     flock_path_lock writer(file, dlt::mode(false));
     BOOST_TEST(flock_once(file, "-x") == kRefused);
@@ -172,8 +175,8 @@ BOOST_AUTO_TEST_CASE(program_excludes_flock_tool) {
 // A flock(1) that waits in the kernel (no -n) for the program's exclusive
 // lock runs its command only after the program releases it.
 BOOST_AUTO_TEST_CASE(waiting_flock_tool_is_let_in_by_the_release) {
-  dlt::alarm_watchdog dog("waiting_flock_tool_is_let_in_by_the_release", 20s);
-  const auto file = dlt::fresh_path("flock-waiter");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("flock-waiter");
   std::optional<flock_path_lock> writer(std::in_place, file, dlt::mode(false));
   flock_tool waiter({"-x", file.string(), "-c", "echo got; read line"});
   // Proven waiting by the kernel's table, not by a pause.
@@ -187,15 +190,15 @@ BOOST_AUTO_TEST_CASE(waiting_flock_tool_is_let_in_by_the_release) {
 
 // A program waiting for flock(1)'s lock is granted when flock(1) exits.
 BOOST_AUTO_TEST_CASE(waiting_program_is_let_in_by_flock_tool) {
-  dlt::alarm_watchdog dog("waiting_program_is_let_in_by_flock_tool", 20s);
-  const auto file = dlt::fresh_path("flock-program-waits");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("flock-program-waits");
   flock_tool holder({"-x", file.string(), "-c", "echo held; read line"});
   BOOST_TEST_REQUIRE(holder.read_line() == "held");
-  dlt::holder<flock_lock> waiting(file, dlt::mode(false));
+  dlt::process_holder<flock_lock> waiting(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(dlt::wait_for_blocked_requests(file, 1));
   BOOST_TEST(holder.finish() == 0);
   BOOST_TEST(waiting.wait_settled() == attempt::granted);
   BOOST_TEST(flock_once(file, "-s") == kRefused);
-  BOOST_TEST(dlt::exited_ok(waiting.release()));
+  BOOST_TEST(dlt::exited_ok(waiting.release_and_exit()));
   BOOST_TEST(flock_once(file, "-s") == kGranted);
 }

@@ -64,9 +64,12 @@
 #include <thread>
 
 #include "dreadlocks/dreadlocks.hpp"
-#include "tests/support/alarm_watchdog.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_path.hpp"
+#include "tests/support/watchdog.hpp"
+
+// No nothing_left_behind fixture here: it would make the registries (and
+// register their fork handlers) before the first use each case scans.
 
 // glibc's registration, which its pthread_atfork calls (see above).
 extern "C" int __register_atfork(void (*prepare)(void), void (*parent)(void),
@@ -292,7 +295,7 @@ int fork_at_instant(int n) {
 // Scans every instant of the first use of Lock; see the file comment.
 template <class Lock>
 void scan_first_use(const char* name) {
-  const dlt::alarm_watchdog dog(name, 200s);
+  const dlt::watchdog dog(200s);
   int seen[kinds] = {};
   int waited = 0;  // forks seen to wait for T (a creation, a registry mutex)
   int n = 1;

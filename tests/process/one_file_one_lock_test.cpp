@@ -30,6 +30,12 @@
 #include <vector>
 
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -45,7 +51,7 @@ struct tree {
   fs::path canonical;
   fs::path decoy;
 
-  tree() : root(dlt::fresh_path("one-file")) {
+  tree() : root(dlt::unique_path("one-file")) {
     fs::create_directories(root / "srv" / "data");
     fs::create_directories(root / "home");
     root = fs::canonical(root);
@@ -115,7 +121,7 @@ attempt from_another_thread(const fs::path& file, bool shared) {
 // asking through the other is refused.
 BOOST_AUTO_TEST_CASE_TEMPLATE(processes_are_excluded_across_spellings, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("processes_are_excluded_across_spellings", 60s);
+  dlt::watchdog dog(60s);
   const tree t;
   for (const spelling& odd : odd_spellings(t)) {
     BOOST_TEST_CONTEXT(odd.kind) {
@@ -145,7 +151,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(processes_are_excluded_across_spellings, Lock,
         }
       });
       BOOST_TEST(canonical_prober.try_lock(false) == attempt::granted);
-      BOOST_TEST(dlt::open_lock_files() == 0u);
+      BOOST_TEST(introspection::open_lock_files() == 0u);
     }
   }
 }
@@ -153,7 +159,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(processes_are_excluded_across_spellings, Lock,
 // (b) Threads of one process, with path_lock's composition (both levels).
 BOOST_AUTO_TEST_CASE_TEMPLATE(threads_are_excluded_across_spellings, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("threads_are_excluded_across_spellings", 60s);
+  dlt::watchdog dog(60s);
   using both = dlt::both_levels_lock<P>;
   const tree t;
   for (const spelling& odd : odd_spellings(t)) {
@@ -197,7 +203,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(threads_are_excluded_across_spellings, P,
               std::optional<both> again;
               again.emplace(second, dlt::mode(false, false, true));
               BOOST_TEST(again->owns_lock());
-              BOOST_TEST(dlt::open_lock_files() == 1u);
+              BOOST_TEST(introspection::open_lock_files() == 1u);
               held.unlock();
               // The repeat alone still holds the file for this thread.
               BOOST_TEST(from_another_thread<both>(first, true) ==
@@ -217,13 +223,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(threads_are_excluded_across_spellings, P,
                 BOOST_TEST((error.level() == dreadlocks::lock_level::thread));
                 BOOST_TEST(error.path() == second_named);
               }
-              BOOST_TEST(dlt::open_lock_files() == 1u);
+              BOOST_TEST(introspection::open_lock_files() == 1u);
             }
           }
         }
       });
-      BOOST_TEST(dlt::open_lock_files() == 0u);
-      BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 0u);
+      BOOST_TEST(introspection::open_lock_files() == 0u);
+      BOOST_TEST(introspection::held_thread_keys() == 0u);
     }
   }
 }
@@ -232,7 +238,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(threads_are_excluded_across_spellings, P,
 // and shared, some nesting a reentrant repeat through another spelling:
 // never two writers, nor a writer beside a reader, and nothing left after.
 BOOST_AUTO_TEST_CASE_TEMPLATE(spellings_under_load, P, dlt::process_policies) {
-  dlt::alarm_watchdog dog("spellings_under_load", 60s);
+  dlt::watchdog dog(60s);
   using both = dlt::both_levels_lock<P>;
   const tree t;
   const std::vector<fs::path> spellings = {
@@ -264,8 +270,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(spellings_under_load, P, dlt::process_policies) {
   }
   for (std::thread& thread : threads) thread.join();
   BOOST_TEST(violations.load() == 0);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
-  BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
+  BOOST_TEST(introspection::held_thread_keys() == 0u);
 }
 
 // path_mutex and multi_path_lock are path_lock underneath: one file, one
@@ -273,7 +279,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(spellings_under_load, P, dlt::process_policies) {
 // file asked for twice: granted as a repeat when reentrant, else
 // recursive_deadlock_error with nothing left behind.
 BOOST_AUTO_TEST_CASE(mutex_and_multi_path_lock_see_one_file) {
-  dlt::alarm_watchdog dog("mutex_and_multi_path_lock_see_one_file", 60s);
+  dlt::watchdog dog(60s);
   const tree t;
   for (const spelling& odd : odd_spellings(t)) {
     BOOST_TEST_CONTEXT(odd.kind) {
@@ -302,16 +308,16 @@ BOOST_AUTO_TEST_CASE(mutex_and_multi_path_lock_see_one_file) {
               dreadlocks::multi_path_lock({odd.text, t.canonical}),
               dreadlocks::recursive_deadlock_error);
         }
-        BOOST_TEST(dlt::open_lock_files() == 0u);
+        BOOST_TEST(introspection::open_lock_files() == 0u);
         dreadlocks::multi_path_lock both({odd.text, t.canonical},
                                          dlt::mode(false, true, true));
         BOOST_TEST(both.guards().size() == (one_key ? 1u : 2u));
-        BOOST_TEST(dlt::open_lock_files() == 1u);
+        BOOST_TEST(introspection::open_lock_files() == 1u);
         BOOST_TEST(from_another_thread<dreadlocks::path_lock>(t.canonical,
                                                               true) ==
                    attempt::thread_would_block);
       });
-      BOOST_TEST(dlt::open_lock_files() == 0u);
+      BOOST_TEST(introspection::open_lock_files() == 0u);
     }
   }
 }
@@ -321,13 +327,13 @@ BOOST_AUTO_TEST_CASE(mutex_and_multi_path_lock_see_one_file) {
 // file open(2) reaches), a symlink is another key, and nothing is opened;
 // path_lock on the same spelling is about srv/app.lock instead.
 BOOST_AUTO_TEST_CASE(thread_level_keys_stay_lexical) {
-  dlt::alarm_watchdog dog("thread_level_keys_stay_lexical", 60s);
+  dlt::watchdog dog(60s);
   const tree t;
   using thread_only = dreadlocks::thread_level_path_lock;
   const fs::path dotted = t.root / "home/link/../app.lock";
   thread_only held(dotted);
   BOOST_TEST(held.path() == t.decoy);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
   BOOST_TEST(from_another_thread<thread_only>(t.decoy, true) ==
              attempt::thread_would_block);
   BOOST_TEST(from_another_thread<thread_only>(t.canonical, false) ==
@@ -342,7 +348,7 @@ BOOST_AUTO_TEST_CASE(thread_level_keys_stay_lexical) {
   {
     dreadlocks::path_lock file_lock(dotted);
     BOOST_TEST(file_lock.path() == dotted);
-    BOOST_TEST(dlt::open_lock_files() == 1u);
+    BOOST_TEST(introspection::open_lock_files() == 1u);
   }
   // A missing file is no concern of the thread level.
   const fs::path missing = t.root / "home/link/../no-such-dir/../never.lock";

@@ -18,6 +18,12 @@
 #include <vector>
 
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -132,9 +138,9 @@ BOOST_AUTO_TEST_SUITE(custom_process_policy)
 // the lock file; another process is excluded through it.
 BOOST_AUTO_TEST_CASE_TEMPLATE(records_order_and_native_handle, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("records_order_and_native_handle", 20s);
+  dlt::watchdog dog(20s);
   using Lock = recording_lock<P>;
-  const auto file = dlt::fresh_path("recording");
+  const auto file = dlt::unique_path("recording");
   dlt::prober<dlt::process_level_lock<P>> other(file);
   call_log::instance().take();
   const std::size_t fds = dlt::open_descriptor_count();
@@ -173,10 +179,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(records_order_and_native_handle, P,
 // gives the thread level back, and nothing else is recorded.
 BOOST_AUTO_TEST_CASE_TEMPLATE(refused_process_level_releases_thread_level, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("refused_process_level_releases_thread_level", 20s);
+  dlt::watchdog dog(20s);
   using Lock = recording_lock<P>;
-  const auto file = dlt::fresh_path("recording-refused");
-  dlt::holder<dlt::process_level_lock<P>> other(file, dlt::mode(false));
+  const auto file = dlt::unique_path("recording-refused");
+  dlt::process_holder<dlt::process_level_lock<P>> other(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(other.wait_settled() == attempt::granted);
   call_log::instance().take();
   BOOST_CHECK_THROW(Lock(file, dlt::mode(true, false)),
@@ -186,7 +192,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(refused_process_level_releases_thread_level, P,
           (log_entries{"thread acquired shared", "process acquire shared",
                        "process refused", "thread release"}),
       boost::test_tools::per_element());
-  BOOST_TEST(dlt::exited_ok(other.release()));
+  BOOST_TEST(dlt::exited_ok(other.release_and_exit()));
   {
     Lock lock(file, dlt::mode(true, false));
     BOOST_TEST(lock.owns_lock());
@@ -196,9 +202,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(refused_process_level_releases_thread_level, P,
 // A moved guard releases once, from its new owner; unlock() is idempotent.
 BOOST_AUTO_TEST_CASE_TEMPLATE(moved_guard_releases_once, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("moved_guard_releases_once", 20s);
+  dlt::watchdog dog(20s);
   using Lock = recording_lock<P>;
-  const auto file = dlt::fresh_path("recording-moved");
+  const auto file = dlt::unique_path("recording-moved");
   call_log::instance().take();
   {
     Lock first(file, dlt::mode(false));

@@ -27,6 +27,12 @@
 #include <vector>
 
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -41,7 +47,7 @@ struct bad_input {
 
 // Builds the bad inputs under a fresh scratch directory.
 std::vector<bad_input> bad_inputs() {
-  const fs::path base = dlt::fresh_path("bad");
+  const fs::path base = dlt::unique_path("bad");
   fs::create_directory(base);
   const fs::path dir = base / "a-directory";
   fs::create_directory(dir);
@@ -131,24 +137,24 @@ BOOST_AUTO_TEST_SUITE(process_descriptors)
 // it; none after release (destructor, unlock(), move).
 BOOST_AUTO_TEST_CASE_TEMPLATE(one_descriptor_per_held_file, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("one_descriptor_per_held_file", 20s);
-  const auto file = dlt::fresh_path("count");
-  const auto second = dlt::fresh_path("count-second");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("count");
+  const auto second = dlt::unique_path("count-second");
   const std::size_t fds = dlt::open_descriptor_count();
-  const std::size_t files = dlt::open_lock_files();
+  const std::size_t files = introspection::open_lock_files();
   for (const bool shared : {false, true}) {
     {
       Lock lock(file, dlt::mode(shared));
       BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
       BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
-      BOOST_TEST(dlt::open_lock_files() == files + 1);
+      BOOST_TEST(introspection::open_lock_files() == files + 1);
       {
         Lock nested(file, dlt::mode(true, true, true));
         BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
         BOOST_TEST(nested.native_handle() == lock.native_handle());
         Lock other(second, dlt::mode(shared));
         BOOST_TEST(dlt::open_descriptor_count() == fds + 2);
-        BOOST_TEST(dlt::open_lock_files() == files + 2);
+        BOOST_TEST(introspection::open_lock_files() == files + 2);
       }
       BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
       Lock moved(std::move(lock));
@@ -161,7 +167,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(one_descriptor_per_held_file, Lock,
     }
     BOOST_TEST(dlt::open_descriptor_count() == fds);
     BOOST_TEST(dlt::descriptors_open_on(file) == 0u);
-    BOOST_TEST(dlt::open_lock_files() == files);
+    BOOST_TEST(introspection::open_lock_files() == files);
   }
 }
 
@@ -172,23 +178,23 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(one_descriptor_per_held_file, Lock,
 // anew, and the lock really excludes another process.
 BOOST_AUTO_TEST_CASE_TEMPLATE(key_outliving_its_closed_file, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("key_outliving_its_closed_file", 20s);
-  const auto file = dlt::fresh_path("outlived-state");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("outlived-state");
   dlt::prober<dlt::process_level_of<Lock>> other(file);
   const std::size_t fds = dlt::open_descriptor_count();
   const dreadlocks::lock_key key(file, "test");
   dlt::lock_through<Lock>(key, dlt::mode(false)).unlock();
   for (int round = 0; round < 2; ++round) {
     for (int i = 0; i < 24; ++i) {
-      Lock(dlt::fresh_path("evicting-" + std::to_string(i)), dlt::mode(true))
+      Lock(dlt::unique_path("evicting-" + std::to_string(i)), dlt::mode(true))
           .unlock();
     }
-    dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().trim();
+    introspection::trim();
     check_excludes_through_key<Lock>(key, file, other);
     BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   }
   BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
 // The same key, when its path has come to name another file this thread
@@ -198,9 +204,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_outliving_its_closed_file, Lock,
 // released the key opens the path anew.
 BOOST_AUTO_TEST_CASE_TEMPLATE(key_joining_a_file_renamed_onto_its_path, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("key_joining_a_file_renamed_onto_its_path", 20s);
-  const auto file = dlt::fresh_path("renamed-onto");
-  const auto renamed = dlt::fresh_path("renamed-from");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("renamed-onto");
+  const auto renamed = dlt::unique_path("renamed-from");
   dlt::prober<dlt::process_level_of<Lock>> other(file);
   const std::size_t fds = dlt::open_descriptor_count();
   const dreadlocks::lock_key key(file, "test");
@@ -219,25 +225,25 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_joining_a_file_renamed_onto_its_path, Lock,
     check_excludes_through_key<Lock>(key, file, other);
   }
   BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
 // Would-block (another process holds the file) and recursive deadlock (a
 // non-reentrant repeat): the right error, and no extra descriptor.
 BOOST_AUTO_TEST_CASE_TEMPLATE(refusals_leave_no_descriptor, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("refusals_leave_no_descriptor", 20s);
-  const auto busy = dlt::fresh_path("busy");
-  const auto mine = dlt::fresh_path("mine");
-  dlt::holder<Lock> other(busy, dlt::mode(false));
+  dlt::watchdog dog(20s);
+  const auto busy = dlt::unique_path("busy");
+  const auto mine = dlt::unique_path("mine");
+  dlt::process_holder<Lock> other(busy, dlt::mode(false));
   BOOST_TEST_REQUIRE(other.wait_settled() == attempt::granted);
   const std::size_t fds = dlt::open_descriptor_count();
-  const std::size_t files = dlt::open_lock_files();
+  const std::size_t files = introspection::open_lock_files();
   for (const bool shared : {false, true}) {
     BOOST_TEST(dlt::try_lock_once<Lock>(busy, dlt::mode(shared, false)) ==
                attempt::process_would_block);
     BOOST_TEST(dlt::open_descriptor_count() == fds);
-    BOOST_TEST(dlt::open_lock_files() == files);
+    BOOST_TEST(introspection::open_lock_files() == files);
   }
   {
     Lock held(mine, dlt::mode(false));
@@ -251,19 +257,19 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(refusals_leave_no_descriptor, Lock,
                    std::string::npos);
       }
       BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
-      BOOST_TEST(dlt::open_lock_files() == files + 1);
+      BOOST_TEST(introspection::open_lock_files() == files + 1);
     }
   }
   BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::open_lock_files() == files);
-  BOOST_TEST(dlt::exited_ok(other.release()));
+  BOOST_TEST(introspection::open_lock_files() == files);
+  BOOST_TEST(dlt::exited_ok(other.release_and_exit()));
 }
 
 // Every bad input: std::system_error with its code, a message naming the
 // path, nothing left behind.
 BOOST_AUTO_TEST_CASE_TEMPLATE(bad_inputs_leave_nothing_behind, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("bad_inputs_leave_nothing_behind", 20s);
+  dlt::watchdog dog(20s);
   for (const auto& input : bad_inputs()) {
     const std::string problem =
         dlt::check_failure<Lock>(input.path, input.code, input.named);
@@ -277,17 +283,17 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_inputs_leave_nothing_behind, Lock,
 // spellings): another process is still refused after each failure.
 BOOST_AUTO_TEST_CASE_TEMPLATE(failures_keep_other_locks, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("failures_keep_other_locks", 20s);
-  const fs::path dir = dlt::fresh_path("keep-dir");
+  dlt::watchdog dog(20s);
+  const fs::path dir = dlt::unique_path("keep-dir");
   fs::create_directory(dir);
   const fs::path held_file = dir / "held";
   { dlt::process_level_of<Lock> create(held_file); }
   const fs::path hard_link = dir / "held-hard-link";
   fs::create_hard_link(held_file, hard_link);
-  const auto busy = dlt::fresh_path("keep-busy");
+  const auto busy = dlt::unique_path("keep-busy");
   const auto inputs = bad_inputs();
   dlt::prober<dlt::process_level_of<Lock>> other(held_file);
-  dlt::holder<Lock> busy_holder(busy, dlt::mode(false));
+  dlt::process_holder<Lock> busy_holder(busy, dlt::mode(false));
   BOOST_TEST_REQUIRE(busy_holder.wait_settled() == attempt::granted);
   const std::size_t fds = dlt::open_descriptor_count();
   {
@@ -317,7 +323,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(failures_keep_other_locks, Lock,
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::exited_ok(busy_holder.release()));
+  BOOST_TEST(dlt::exited_ok(busy_holder.release_and_exit()));
 }
 
 // No permission on the lock file: EACCES naming the path, nothing left.
@@ -325,8 +331,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(failures_keep_other_locks, Lock,
 // has first given up the capabilities that bypass them (or, failing that,
 // become an unprivileged user).
 BOOST_AUTO_TEST_CASE_TEMPLATE(no_permission, Lock, dlt::file_locks) {
-  dlt::alarm_watchdog dog("no_permission", 20s);
-  const fs::path dir = dlt::fresh_path("perm-dir");
+  dlt::watchdog dog(20s);
+  const fs::path dir = dlt::unique_path("perm-dir");
   fs::create_directory(dir);
   fs::permissions(dir, fs::perms::all);
   const fs::path file = dir / "locked-out";
@@ -358,22 +364,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(no_permission, Lock, dlt::file_locks) {
 // nothing behind; a lock on the held file through another spelling needs no
 // descriptor and is granted; the held lock stays (this process is refused).
 BOOST_AUTO_TEST_CASE_TEMPLATE(out_of_descriptors, Lock, dlt::file_locks) {
-  dlt::alarm_watchdog dog("out_of_descriptors", 20s);
+  dlt::watchdog dog(20s);
   struct channel {
     dlt::process_event failed_as_expected;
     dlt::process_event probed;
   };
   dlt::shared_object<channel> events;
-  const fs::path dir = dlt::fresh_path("emfile-dir");
+  const fs::path dir = dlt::unique_path("emfile-dir");
   fs::create_directory(dir);
   const fs::path held_file = dir / "held";
-  const fs::path link_dir = dlt::fresh_path("emfile-link");
+  const fs::path link_dir = dlt::unique_path("emfile-link");
   fs::create_directory_symlink(dir, link_dir);
   const fs::path new_file = dir / "new";
   dlt::child_process child([&] {
     Lock held(held_file, dlt::mode(false));
     const std::size_t fds = dlt::open_descriptor_count();
-    const std::size_t files = dlt::open_lock_files();
+    const std::size_t files = introspection::open_lock_files();
     rlimit limit{};
     dlt::child_require(::getrlimit(RLIMIT_NOFILE, &limit) == 0, "getrlimit");
     limit.rlim_cur = fds + 16;
@@ -400,7 +406,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(out_of_descriptors, Lock, dlt::file_locks) {
             std::string("message does not name the path: ") + error.what();
       }
     }
-    if (dlt::open_lock_files() != files) problem += "; left a registry entry";
+    if (introspection::open_lock_files() != files)
+      problem += "; left a registry entry";
     {
       // The held file through another spelling: no descriptor needed.
       Lock again(link_dir / "held", dlt::mode(false, false, true));

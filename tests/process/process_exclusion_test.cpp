@@ -18,6 +18,12 @@
 #include <vector>
 
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -90,11 +96,11 @@ BOOST_AUTO_TEST_SUITE(process_exclusion)
 // blocking: granted iff both are shared, else the process-level error
 // (checked for level, code, mode, path and message by try_lock_once).
 BOOST_AUTO_TEST_CASE_TEMPLATE(non_blocking_matrix, Lock, dlt::file_locks) {
-  dlt::alarm_watchdog dog("non_blocking_matrix", 20s);
+  dlt::watchdog dog(20s);
   for (const bool first_shared : {true, false}) {
     for (const bool rest_shared : {true, false}) {
-      const auto file = dlt::fresh_path("matrix");
-      dlt::holder<Lock> a(file, dlt::mode(first_shared));
+      const auto file = dlt::unique_path("matrix");
+      dlt::process_holder<Lock> a(file, dlt::mode(first_shared));
       BOOST_TEST_REQUIRE(a.wait_settled() == dlt::attempt::granted);
       std::string detail;
       const dlt::attempt got = dlt::try_lock_once<Lock>(
@@ -118,7 +124,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(non_blocking_matrix, Lock, dlt::file_locks) {
         BOOST_CHECK_THROW(Lock(file, dlt::mode(rest_shared, false)),
                           dreadlocks::acquiring_lock_would_block_error);
       }
-      BOOST_TEST(dlt::exited_ok(a.release()));
+      BOOST_TEST(dlt::exited_ok(a.release_and_exit()));
       // Once A is gone, anything is granted at once.
       BOOST_TEST(dlt::try_lock_once<Lock>(file, dlt::mode(false, false)) ==
                  dlt::attempt::granted);
@@ -130,11 +136,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(non_blocking_matrix, Lock, dlt::file_locks) {
 // shared without blocking: each gets the process-level error.
 BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_holder_refuses_other_process_threads,
                               Lock, dlt::file_locks) {
-  dlt::alarm_watchdog dog("exclusive_holder_refuses_other_process_threads",
-                          20s);
+  dlt::watchdog dog(20s);
   constexpr int threads = 8;
-  const auto file = dlt::fresh_path("refuse-threads");
-  dlt::holder<Lock> a(file, dlt::mode(false));
+  const auto file = dlt::unique_path("refuse-threads");
+  dlt::process_holder<Lock> a(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(a.wait_settled() == dlt::attempt::granted);
   dlt::child_process b([&] {
     std::atomic<int> refused{0};
@@ -151,7 +156,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_holder_refuses_other_process_threads,
     return refused == threads ? 0 : 1;
   });
   BOOST_TEST(dlt::exited_ok(b.wait()));
-  BOOST_TEST(dlt::exited_ok(a.release()));
+  BOOST_TEST(dlt::exited_ok(a.release_and_exit()));
 }
 
 // One process holds exclusive; the threads of another process ask for
@@ -160,11 +165,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_holder_refuses_other_process_threads,
 // blocked), then all get it and hold it together.
 BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_holder_delays_other_process_threads,
                               Lock, dlt::file_locks) {
-  dlt::alarm_watchdog dog("exclusive_holder_delays_other_process_threads", 20s);
+  dlt::watchdog dog(20s);
   constexpr unsigned threads = 6;
   dlt::shared_object<delay_state> state(threads);
-  const auto file = dlt::fresh_path("delay-threads");
-  dlt::holder<Lock> a(file, dlt::mode(false));
+  const auto file = dlt::unique_path("delay-threads");
+  dlt::process_holder<Lock> a(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(a.wait_settled() == dlt::attempt::granted);
   dlt::child_process b([&] {
     std::vector<std::thread> workers;
@@ -186,7 +191,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_holder_delays_other_process_threads,
   BOOST_TEST(!state->got.try_wait(),
              "a thread of B got shared while A "
              "held exclusive");
-  BOOST_TEST(dlt::exited_ok(a.release()));
+  BOOST_TEST(dlt::exited_ok(a.release_and_exit()));
   BOOST_TEST(state->got.wait_n(threads));
   BOOST_TEST(dlt::exited_ok(b.wait()));
   BOOST_TEST(state->early.load() == 0);
@@ -197,14 +202,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_holder_delays_other_process_threads,
 // them has released, and finds none inside.
 BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("many_shared_then_one_exclusive", 20s);
+  dlt::watchdog dog(20s);
   constexpr int readers = 5;
   dlt::shared_object<writer_state> state;
-  const auto file = dlt::fresh_path("many-shared");
-  std::vector<std::unique_ptr<dlt::holder<Lock>>> holders;
+  const auto file = dlt::unique_path("many-shared");
+  std::vector<std::unique_ptr<dlt::process_holder<Lock>>> holders;
   for (int i = 0; i < readers; ++i) {
-    holders.push_back(std::make_unique<dlt::holder<Lock>>(file, dlt::mode(true),
-                                                          &state->inside));
+    holders.push_back(std::make_unique<dlt::process_holder<Lock>>(
+        file, dlt::mode(true), &state->inside));
   }
   for (auto& reader : holders) {
     BOOST_TEST_REQUIRE(reader->wait_settled() == dlt::attempt::granted);
@@ -217,7 +222,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
     BOOST_TEST(!state->got.try_wait(), "the writer got exclusive with "
                                            << readers - i
                                            << " readers holding");
-    BOOST_TEST(dlt::exited_ok(holders[i]->release()));
+    BOOST_TEST(dlt::exited_ok(holders[i]->release_and_exit()));
   }
   check_writer_got_it_alone(writer, *state);
 }
@@ -227,29 +232,29 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
 // the waiting writer, which gets the lock once the chain ends.
 BOOST_AUTO_TEST_CASE_TEMPLATE(overlapping_shared_chain_vs_waiting_exclusive,
                               Lock, dlt::file_locks) {
-  dlt::alarm_watchdog dog("overlapping_shared_chain_vs_waiting_exclusive", 20s);
+  dlt::watchdog dog(20s);
   constexpr int chain = 5;
   dlt::shared_object<writer_state> state;
-  const auto file = dlt::fresh_path("shared-chain");
-  auto previous = std::make_unique<dlt::holder<Lock>>(file, dlt::mode(true),
-                                                      &state->inside);
+  const auto file = dlt::unique_path("shared-chain");
+  auto previous = std::make_unique<dlt::process_holder<Lock>>(
+      file, dlt::mode(true), &state->inside);
   BOOST_TEST_REQUIRE(previous->wait_settled() == dlt::attempt::granted);
   auto writer = start_writer<Lock>(file, *state);
   BOOST_TEST_REQUIRE(state->about_to_lock.wait());
   BOOST_TEST_REQUIRE(dlt::wait_for_blocked_requests(file, 1));
   for (int i = 1; i < chain; ++i) {
     // A new reader is granted at once although a writer waits.
-    auto next = std::make_unique<dlt::holder<Lock>>(
+    auto next = std::make_unique<dlt::process_holder<Lock>>(
         file, dlt::mode(true, false), &state->inside);
     BOOST_TEST_REQUIRE(next->wait_settled() == dlt::attempt::granted,
                        "reader " << i << " of the chain");
-    BOOST_TEST(dlt::exited_ok(previous->release()));
+    BOOST_TEST(dlt::exited_ok(previous->release_and_exit()));
     BOOST_TEST(!state->got.try_wait(), "the writer got in during the chain");
     previous = std::move(next);
   }
   // The writer still waits (it is woken by each release and waits again).
   BOOST_TEST(dlt::wait_for_blocked_requests(file, 1));
-  BOOST_TEST(dlt::exited_ok(previous->release()));
+  BOOST_TEST(dlt::exited_ok(previous->release_and_exit()));
   check_writer_got_it_alone(writer, *state);
 }
 
@@ -258,11 +263,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(overlapping_shared_chain_vs_waiting_exclusive,
 // waiting, and gets the lock once the holder releases.
 BOOST_AUTO_TEST_CASE_TEMPLATE(interrupted_wait_is_retried, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("interrupted_wait_is_retried", 20s);
+  dlt::watchdog dog(20s);
   constexpr int signals = 3;
   dlt::shared_object<interrupt_state> state;
-  const auto file = dlt::fresh_path("eintr");
-  dlt::holder<Lock> a(file, dlt::mode(false));
+  const auto file = dlt::unique_path("eintr");
+  dlt::process_holder<Lock> a(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(a.wait_settled() == dlt::attempt::granted);
   dlt::child_process waiter([&] {
     interrupts = state.get();
@@ -288,7 +293,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(interrupted_wait_is_retried, Lock,
   }
   BOOST_TEST(dlt::wait_for_blocked_requests(file, 1));
   BOOST_TEST(!state->got.try_wait());
-  BOOST_TEST(dlt::exited_ok(a.release()));
+  BOOST_TEST(dlt::exited_ok(a.release_and_exit()));
   BOOST_TEST(state->got.wait());
   if (handlers_deferred) BOOST_TEST(state->interrupted.wait());
   BOOST_TEST(dlt::exited_ok(waiter.wait()));
@@ -299,9 +304,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(interrupted_wait_is_retried, Lock,
 // blocking.
 BOOST_AUTO_TEST_CASE_TEMPLATE(sigkilled_holder_releases, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("sigkilled_holder_releases", 20s);
-  const auto file = dlt::fresh_path("sigkill");
-  dlt::holder<Lock> a(file, dlt::mode(false));
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("sigkill");
+  dlt::process_holder<Lock> a(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(a.wait_settled() == dlt::attempt::granted);
   BOOST_TEST(dlt::try_lock_once<Lock>(file, dlt::mode(true, false)) ==
              dlt::attempt::process_would_block);

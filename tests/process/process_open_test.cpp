@@ -33,6 +33,12 @@
 #include <vector>
 
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -45,7 +51,7 @@ struct playground {
 };
 
 playground make_playground(const std::string& stem) {
-  const fs::path base = dlt::fresh_path(stem);
+  const fs::path base = dlt::unique_path(stem);
   fs::create_directory(base);
   // The attacker reaches `shared` only through its working directory (set
   // before dropping privileges), so its ancestors need not be searchable.
@@ -102,7 +108,7 @@ BOOST_AUTO_TEST_SUITE(process_open)
 // root may create; root locking x.lock must not create it.
 BOOST_AUTO_TEST_CASE_TEMPLATE(dangling_symlink_of_another_user_is_refused, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("dangling_symlink_of_another_user_is_refused", 20s);
+  dlt::watchdog dog(20s);
   BOOST_TEST_REQUIRE(::geteuid() == 0u, "the test plays root, the victim");
   const playground dirs = make_playground("attack");
   const fs::path target = dirs.private_ / "created-by-the-victim";
@@ -143,7 +149,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(dangling_symlink_of_another_user_is_refused, Lock,
     BOOST_TEST(dlt::descriptors_open_on(normal) == 1u);
   }
   BOOST_TEST(fs::is_regular_file(normal));
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
 // The same refusal for every shape of dangling link a user can make for
@@ -152,8 +158,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(dangling_symlink_of_another_user_is_refused, Lock,
 // would let the second through.
 BOOST_AUTO_TEST_CASE_TEMPLATE(every_dangling_symlink_is_refused, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("every_dangling_symlink_is_refused", 20s);
-  const fs::path base = dlt::fresh_path("dangling");
+  dlt::watchdog dog(20s);
+  const fs::path base = dlt::unique_path("dangling");
   fs::create_directory(base);
   const fs::path absolute_target = base / "absolute-target";
   const fs::path chain_target = base / "chain-target";
@@ -175,17 +181,17 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(every_dangling_symlink_is_refused, Lock,
   BOOST_TEST(!fs::exists(fs::symlink_status(base / "relative-target")));
   BOOST_TEST(!fs::exists(fs::symlink_status(chain_target)));
   BOOST_TEST(!fs::exists(fs::symlink_status(base / "no-such-dir")));
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
 // A symlink to a file that exists is followed: the lock is on the file, so
 // another process locking the file by its own name is refused.
 BOOST_AUTO_TEST_CASE_TEMPLATE(symlink_to_existing_file_locks_the_file, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("symlink_to_existing_file_locks_the_file", 20s);
-  const fs::path file = dlt::fresh_path("target");
+  dlt::watchdog dog(20s);
+  const fs::path file = dlt::unique_path("target");
   { std::ofstream create(file); }
-  const fs::path link = dlt::fresh_path("link");
+  const fs::path link = dlt::unique_path("link");
   fs::create_symlink(file, link);
   dlt::prober<dlt::process_level_of<Lock>> other(file);  // before locking
   for (const bool shared : {false, true}) {
@@ -204,7 +210,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(symlink_to_existing_file_locks_the_file, Lock,
   }
   BOOST_TEST(fs::is_symlink(fs::symlink_status(link)));
   BOOST_TEST(fs::file_size(file) == 0u);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
 // The racers' common ground, in shared memory.
@@ -223,9 +229,9 @@ struct race_state {
 // inside at once.
 BOOST_AUTO_TEST_CASE_TEMPLATE(racing_creators_all_get_the_lock, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("racing_creators_all_get_the_lock", 40s);
+  dlt::watchdog dog(40s);
   constexpr int rounds = 40;
-  const fs::path base = dlt::fresh_path("race");
+  const fs::path base = dlt::unique_path("race");
   fs::create_directory(base);
   dlt::shared_object<race_state> state;
   std::vector<std::unique_ptr<dlt::child_process>> racers;
@@ -295,11 +301,11 @@ dlt::exit_status lock_with_closed(const std::vector<int>& closed,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(lock_file_never_on_descriptors_0_to_2, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("lock_file_never_on_descriptors_0_to_2", 20s);
+  dlt::watchdog dog(20s);
   const std::vector<std::vector<int>> cases = {{2}, {0, 1, 2}, {0}, {1, 2}};
   for (const auto& closed : cases) {
-    const fs::path fresh = dlt::fresh_path("low-fresh");
-    const fs::path existing = dlt::fresh_path("low-existing");
+    const fs::path fresh = dlt::unique_path("low-fresh");
+    const fs::path existing = dlt::unique_path("low-existing");
     { std::ofstream create(existing); }
     BOOST_TEST(dlt::exited_ok(lock_with_closed<Lock>(closed, fresh, existing)),
                "closed " << closed.size() << " from " << closed.front());

@@ -31,8 +31,14 @@
 #include <thread>
 #include <vector>
 
-#include "dreadlocks/detail/thread_registry.hpp"
+#include "dreadlocks/introspection.hpp"
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -134,8 +140,8 @@ world look_from_outside(Prober& other) {
   seen.process_exclusive = other.try_lock(false);
   seen.thread_shared = seen.thread_exclusive = attempt::other_error;
   seen.descriptors = dlt::open_descriptor_count();
-  seen.lock_files = dlt::open_lock_files();
-  seen.thread_keys = dreadlocks::detail::thread_registry::instance().size();
+  seen.lock_files = introspection::open_lock_files();
+  seen.thread_keys = introspection::held_thread_keys();
   return seen;
 }
 
@@ -157,10 +163,7 @@ world look_at(const fs::path& file, Prober& other) {
 
 // Forgets what the registries keep for reuse, so that the next acquisition
 // allocates what a cold one does.
-void drop_reusable_state() {
-  dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().trim();
-  dreadlocks::detail::thread_registry::instance().trim();
-}
+void drop_reusable_state() { introspection::trim(); }
 
 // Runs `acquire` of `what` with its n-th allocation refused (and every
 // later one, with `later_too`), for n = 1, 2, ... until it succeeds without
@@ -252,8 +255,8 @@ situation lock_situation(std::string name, std::optional<Lock>& guard,
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(first_lock, Lock, all_locks) {
-  dlt::alarm_watchdog dog("first_lock", 120s);
-  const auto file = dlt::fresh_path("oom-first");
+  dlt::watchdog dog(120s);
+  const auto file = dlt::unique_path("oom-first");
   dlt::prober<dlt::process_level_lock<dreadlocks::ofd_process_lock>> other(
       file);
   std::optional<Lock> guard;
@@ -268,9 +271,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(first_lock, Lock, all_locks) {
 // The reported defect: the first file held was opened while nothing else
 // was (and not identified); the second one records both.
 BOOST_AUTO_TEST_CASE_TEMPLATE(new_file_beside_another, Lock, all_locks) {
-  dlt::alarm_watchdog dog("new_file_beside_another", 120s);
-  const auto file = dlt::fresh_path("oom-second");
-  const auto held_first = dlt::fresh_path("oom-first-held");
+  dlt::watchdog dog(120s);
+  const auto file = dlt::unique_path("oom-second");
+  const auto held_first = dlt::unique_path("oom-first-held");
   dlt::prober<dlt::process_level_lock<dreadlocks::ofd_process_lock>> other(
       file);
   std::optional<Lock> first;
@@ -285,8 +288,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(new_file_beside_another, Lock, all_locks) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(second_thread_sharing, Lock, all_locks) {
-  dlt::alarm_watchdog dog("second_thread_sharing", 120s);
-  const auto file = dlt::fresh_path("oom-sharing");
+  dlt::watchdog dog(120s);
+  const auto file = dlt::unique_path("oom-sharing");
   dlt::prober<dlt::process_level_lock<dreadlocks::ofd_process_lock>> other(
       file);
   const Lock first_thread(file, dlt::mode(true));
@@ -300,10 +303,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(second_thread_sharing, Lock, all_locks) {
 // exclusive request raises the OS lock beside the first one's shared hold.
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_beside_shared_holds, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("upgrade_beside_shared_holds", 120s);
+  dlt::watchdog dog(120s);
   using process_only = dlt::process_level_lock<P>;
   using both = dlt::both_levels_lock<P>;
-  const auto file = dlt::fresh_path("oom-upgrade");
+  const auto file = dlt::unique_path("oom-upgrade");
   dlt::prober<process_only> other(file);
   const process_only reader(file, dlt::mode(true));
   std::optional<process_only> writer;
@@ -319,8 +322,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_beside_shared_holds, P,
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_repeat, Lock, all_locks) {
-  dlt::alarm_watchdog dog("reentrant_repeat", 120s);
-  const auto file = dlt::fresh_path("oom-repeat");
+  dlt::watchdog dog(120s);
+  const auto file = dlt::unique_path("oom-repeat");
   dlt::prober<dlt::process_level_lock<dreadlocks::ofd_process_lock>> other(
       file);
   std::optional<Lock> outer;
@@ -333,7 +336,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_repeat, Lock, all_locks) {
   // A repeat through the key the thread holds finds it in the thread's
   // recent keys and may allocate nothing; one through a hard link makes a
   // new key and, at the process level, a new spelling of the held file.
-  const auto link = dlt::fresh_path("oom-repeat-link");
+  const auto link = dlt::unique_path("oom-repeat-link");
   std::ofstream(file).put('x');
   fs::create_hard_link(file, link);
   for (const nesting& n :
@@ -356,10 +359,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_repeat, Lock, all_locks) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(multi_path_lock, P, dlt::process_policies) {
-  dlt::alarm_watchdog dog("multi_path_lock", 120s);
-  const auto file = dlt::fresh_path("oom-multi-a");
-  const std::vector<fs::path> files{file, dlt::fresh_path("oom-multi-b"),
-                                    dlt::fresh_path("oom-multi-c")};
+  dlt::watchdog dog(120s);
+  const auto file = dlt::unique_path("oom-multi-a");
+  const std::vector<fs::path> files{file, dlt::unique_path("oom-multi-b"),
+                                    dlt::unique_path("oom-multi-c")};
   dlt::prober<dlt::process_level_lock<P>> other(file);
   std::optional<both_levels_multi_path_lock<P>> both;
   std::optional<process_level_multi_path_lock<P>> process_only;
@@ -377,8 +380,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(multi_path_lock, P, dlt::process_policies) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(path_mutex, P, dlt::process_policies) {
-  dlt::alarm_watchdog dog("path_mutex", 120s);
-  const auto file = dlt::fresh_path("oom-mutex");
+  dlt::watchdog dog(120s);
+  const auto file = dlt::unique_path("oom-mutex");
   dlt::prober<dlt::process_level_lock<P>> other(file);
   std::optional<both_levels_mutex<P>> mutex;
   situation what;
@@ -417,12 +420,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(path_mutex, P, dlt::process_policies) {
 // in std::bad_alloc, with nothing left, when it is not.
 BOOST_AUTO_TEST_CASE_TEMPLATE(refused_by_another_process, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("refused_by_another_process", 120s);
-  const auto file = dlt::fresh_path("oom-refused");
+  dlt::watchdog dog(120s);
+  const auto file = dlt::unique_path("oom-refused");
   dlt::prober<dlt::process_level_lock<typename Lock::process_policy>> other(
       file);
-  dlt::holder<dlt::process_level_lock<typename Lock::process_policy>> rival(
-      file, dlt::mode(false));
+  dlt::process_holder<dlt::process_level_lock<typename Lock::process_policy>>
+      rival(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(rival.wait_settled() == attempt::granted);
   for (const bool shared : {false, true}) {
     situation what;
@@ -440,7 +443,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(refused_by_another_process, Lock,
     what.release = [] {};
     refuse_in_turn<Lock>(what, file, other);
   }
-  BOOST_TEST(dlt::exited_ok(rival.release()));
+  BOOST_TEST(dlt::exited_ok(rival.release_and_exit()));
 }
 
 }  // namespace

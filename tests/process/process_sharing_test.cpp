@@ -23,72 +23,14 @@
 #include <vector>
 
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
-
-// A thread that takes a lock when started and releases it when told.
-template <class Lock>
-class holding_thread {
- public:
-  holding_thread(fs::path file, dreadlocks::lock_options options)
-      : thread_([this, file, options] {
-          try {
-            Lock lock(file, options);
-            report(attempt::granted);
-            std::unique_lock<std::mutex> guard(mutex_);
-            changed_.wait_for(guard, 15s, [this] { return release_; });
-          } catch (const dreadlocks::
-                       acquiring_process_level_lock_would_block_error&) {
-            report(attempt::process_would_block);
-          } catch (const std::exception&) {
-            report(attempt::other_error);
-          }
-        }) {}
-
-  ~holding_thread() { release(); }
-
-  // Waits (bounded) until the thread got its lock or failed.
-  attempt settled() {
-    std::unique_lock<std::mutex> guard(mutex_);
-    if (!changed_.wait_for(guard, 15s, [this] { return settled_; })) {
-      return attempt::other_error;
-    }
-    return outcome_;
-  }
-
-  // True if the thread got its lock or failed already; never waits.
-  bool settled_yet() {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return settled_;
-  }
-
-  // Makes the thread release its lock and end.
-  void release() {
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      release_ = true;
-    }
-    changed_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void report(attempt outcome) {
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      outcome_ = outcome;
-      settled_ = true;
-    }
-    changed_.notify_all();
-  }
-
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool settled_ = false;
-  bool release_ = false;
-  attempt outcome_ = attempt::other_error;
-  std::thread thread_;
-};
 
 // Everything this process held is released: another process gets the
 // file exclusively, this process is back to `fds` descriptors and has no
@@ -97,7 +39,7 @@ template <class Lock>
 void check_all_released(dlt::prober<Lock>& other, std::size_t fds) {
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
 // Restores the working directory on scope exit.
@@ -123,10 +65,10 @@ BOOST_AUTO_TEST_SUITE(process_sharing)
 // released, another process gets exclusive at once.
 BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("reentrancy_across_levels", 20s);
+  dlt::watchdog dog(20s);
   using process_only = dlt::process_level_lock<P>;
   using both = dlt::both_levels_lock<P>;
-  const auto file = dlt::fresh_path("reentrant");
+  const auto file = dlt::unique_path("reentrant");
   dlt::prober<process_only> other(file);
   const std::size_t fds = dlt::open_descriptor_count();
   {
@@ -184,9 +126,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
 // thread is joined, would take the new thread for the guard's.
 BOOST_AUTO_TEST_CASE_TEMPLATE(guard_outliving_its_thread_is_nobody_elses, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("guard_outliving_its_thread_is_nobody_elses", 20s);
+  dlt::watchdog dog(20s);
   using process_only = dlt::process_level_lock<P>;
-  const auto file = dlt::fresh_path("outlived");
+  const auto file = dlt::unique_path("outlived");
   dlt::prober<process_only> other(file);
   const std::size_t fds = dlt::open_descriptor_count();
   for (const bool shared : {false, true}) {
@@ -194,13 +136,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(guard_outliving_its_thread_is_nobody_elses, P,
     std::thread([&] { kept.emplace(file, dlt::mode(shared)); }).join();
     BOOST_TEST_REQUIRE(kept->owns_lock());
     for (int round = 0; round < 4; ++round) {
-      holding_thread<process_only> later(file, dlt::mode(shared, false));
-      BOOST_TEST(later.settled() == attempt::granted, dlt::mode_name(shared));
+      auto later =
+          dlt::hold_in_thread<process_only>(file, dlt::mode(shared, false));
+      BOOST_TEST(later->wait_settled() == attempt::granted,
+                 dlt::mode_name(shared));
       kept.reset();
       BOOST_TEST(other.try_lock(true) ==
                      (shared ? attempt::granted : attempt::process_would_block),
                  "the later thread's hold alone, " << dlt::mode_name(shared));
-      later.release();
+      later->release();
       kept.emplace(file, dlt::mode(shared));
     }
   }
@@ -212,9 +156,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(guard_outliving_its_thread_is_nobody_elses, P,
 // with the last.
 BOOST_AUTO_TEST_CASE_TEMPLATE(nesting_deeper_than_the_word_counts, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("nesting_deeper_than_the_word_counts", 60s);
+  dlt::watchdog dog(60s);
   using process_only = dlt::process_level_lock<P>;
-  const auto file = dlt::fresh_path("deep");
+  const auto file = dlt::unique_path("deep");
   dlt::prober<process_only> other(file);
   const std::size_t fds = dlt::open_descriptor_count();
   constexpr int kDepth = 33000;
@@ -243,8 +187,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nesting_deeper_than_the_word_counts, P,
 // process's exclusive request once the parent has let go.
 BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_orphans_leave_its_own_holds, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("forked_child_orphans_leave_its_own_holds", 20s);
-  const auto file = dlt::fresh_path("fork-own");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("fork-own");
   dlt::prober<dlt::process_level_of<Lock>> other(file);
   struct channel {
     dlt::process_event child_ready;
@@ -277,11 +221,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_orphans_leave_its_own_holds, Lock,
 // hold stays; once the other process leaves, the upgrade is granted.
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_while_another_process_reads, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("upgrade_refused_while_another_process_reads", 20s);
+  dlt::watchdog dog(20s);
   using process_only = dlt::process_level_lock<P>;
-  const auto file = dlt::fresh_path("upgrade");
+  const auto file = dlt::unique_path("upgrade");
   dlt::prober<process_only> other(file);
-  dlt::holder<process_only> reader(file, dlt::mode(true));
+  dlt::process_holder<process_only> reader(file, dlt::mode(true));
   BOOST_TEST_REQUIRE(reader.wait_settled() == attempt::granted);
   const std::size_t fds = dlt::open_descriptor_count();
   {
@@ -294,7 +238,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_while_another_process_reads, P,
     BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
-    BOOST_TEST(dlt::exited_ok(reader.release()));
+    BOOST_TEST(dlt::exited_ok(reader.release_and_exit()));
     process_only upgrade(file, dlt::mode(false, false, true));
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
   }
@@ -308,32 +252,34 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_while_another_process_reads, P,
 // have released.
 BOOST_AUTO_TEST_CASE_TEMPLATE(threads_share_the_process_level, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("threads_share_the_process_level", 20s);
+  dlt::watchdog dog(20s);
   using process_only = dlt::process_level_lock<P>;
-  const auto file = dlt::fresh_path("threads-share");
+  const auto file = dlt::unique_path("threads-share");
   dlt::prober<process_only> other(file);  // forked before any thread
   const std::size_t fds = dlt::open_descriptor_count();
   {
     std::optional<process_only> first(std::in_place, file, dlt::mode(false));
-    holding_thread<process_only> second(file, dlt::mode(false, false));
-    BOOST_TEST(second.settled() == attempt::granted);
+    auto second =
+        dlt::hold_in_thread<process_only>(file, dlt::mode(false, false));
+    BOOST_TEST(second->wait_settled() == attempt::granted);
     BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
     first.reset();
     // Thread 2 still holds exclusive: so does the OS lock.
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
-    second.release();
+    second->release();
     BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   }
   {
     // Shared and exclusive at once: thread 2's exclusive upgrades the OS
     // lock without waiting; its release downgrades it to thread 1's shared.
     process_only reader(file, dlt::mode(true));
-    holding_thread<process_only> writer(file, dlt::mode(false, false));
-    BOOST_TEST(writer.settled() == attempt::granted);
+    auto writer =
+        dlt::hold_in_thread<process_only>(file, dlt::mode(false, false));
+    BOOST_TEST(writer->wait_settled() == attempt::granted);
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
-    writer.release();
+    writer->release();
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
   }
@@ -347,31 +293,33 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(threads_share_the_process_level, P,
 // once; the waiter gets exclusive when the other process leaves.
 BOOST_AUTO_TEST_CASE_TEMPLATE(waiting_thread_does_not_block_the_others, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("waiting_thread_does_not_block_the_others", 20s);
+  dlt::watchdog dog(20s);
   using process_only = dlt::process_level_lock<P>;
-  const auto file = dlt::fresh_path("transition");
+  const auto file = dlt::unique_path("transition");
   dlt::prober<process_only> other(file);
-  dlt::holder<process_only> reader(file, dlt::mode(true));
+  dlt::process_holder<process_only> reader(file, dlt::mode(true));
   BOOST_TEST_REQUIRE(reader.wait_settled() == attempt::granted);
   std::optional<process_only> shared(std::in_place, file, dlt::mode(true));
-  holding_thread<process_only> writer(file, dlt::mode(false));
+  auto writer = dlt::hold_in_thread<process_only>(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(dlt::wait_for_blocked_requests(file, 1));
-  BOOST_TEST(!writer.settled_yet());
+  BOOST_TEST(!writer->settled_already());
   {
-    holding_thread<process_only> another_reader(file, dlt::mode(true, false));
-    BOOST_TEST(another_reader.settled() == attempt::granted);
-    holding_thread<process_only> another_writer(file, dlt::mode(false, false));
-    BOOST_TEST(another_writer.settled() == attempt::process_would_block);
+    auto another_reader =
+        dlt::hold_in_thread<process_only>(file, dlt::mode(true, false));
+    BOOST_TEST(another_reader->wait_settled() == attempt::granted);
+    auto another_writer =
+        dlt::hold_in_thread<process_only>(file, dlt::mode(false, false));
+    BOOST_TEST(another_writer->wait_settled() == attempt::process_would_block);
   }
   shared.reset();  // returns although a thread of this process waits
-  BOOST_TEST(!writer.settled_yet());
+  BOOST_TEST(!writer->settled_already());
   BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::exited_ok(reader.release()));
-  BOOST_TEST(writer.settled() == attempt::granted);
+  BOOST_TEST(dlt::exited_ok(reader.release_and_exit()));
+  BOOST_TEST(writer->wait_settled() == attempt::granted);
   BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
-  writer.release();
+  writer->release();
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
 // fork() while holding (docs/process-level.md#fork): the child holds
@@ -382,8 +330,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(waiting_thread_does_not_block_the_others, P,
 // outlives the child.
 BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("forked_child_holds_nothing", 20s);
-  const auto file = dlt::fresh_path("fork");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("fork");
   dlt::prober<dlt::process_level_of<Lock>> other(file);
   struct channel {
     dlt::process_event orphans_released;
@@ -394,7 +342,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
     Lock held(file, dlt::mode(shared));
     Lock nested(file, dlt::mode(true, true, true));
     dlt::child_process child([&] {
-      dlt::child_require(dlt::open_lock_files() == 0u,
+      dlt::child_require(introspection::open_lock_files() == 0u,
                          "no lock file in the child");
       dlt::child_require(dlt::descriptors_open_on(file) == 0u,
                          "no inherited descriptor on the lock file");
@@ -425,7 +373,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
     BOOST_TEST(held.owns_lock());
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
 // The close trap: while a lock is held through one spelling of a file,
@@ -435,13 +383,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(forked_child_holds_nothing, Lock,
 // refused, and the process holds one descriptor on the file throughout.
 BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("close_trap_other_spellings", 20s);
+  dlt::watchdog dog(20s);
   using process_only = dlt::process_level_lock<P>;
   using both = dlt::both_levels_lock<P>;
-  const fs::path dir = dlt::fresh_path("trap-dir");
+  const fs::path dir = dlt::unique_path("trap-dir");
   fs::create_directory(dir);
   const fs::path file = dir / "lock";
-  const fs::path linked_dir = dlt::fresh_path("trap-link");
+  const fs::path linked_dir = dlt::unique_path("trap-link");
   fs::create_directory_symlink(dir, linked_dir);
   { process_only create(file); }  // the file exists before the hard link
   const fs::path hard_link = dir / "hard-link";
@@ -477,9 +425,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
         process_only again(spelling, dlt::mode(true, false, true));
         BOOST_TEST(dlt::descriptors_open_on(file) == 1u, name);
       }
-      holding_thread<process_only> thread(spelling, dlt::mode(true, false));
-      BOOST_TEST(thread.settled() == attempt::granted, name);
-      thread.release();
+      auto thread =
+          dlt::hold_in_thread<process_only>(spelling, dlt::mode(true, false));
+      BOOST_TEST(thread->wait_settled() == attempt::granted, name);
+      thread->release();
       if (held_shared) {
         BOOST_TEST(other.try_lock(false) == attempt::process_would_block,
                    mode << ", after " << name);
@@ -503,7 +452,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   BOOST_TEST(dlt::open_descriptor_count() == fds);
   BOOST_TEST(dlt::descriptors_open_on(file) == 0u);
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

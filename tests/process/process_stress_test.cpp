@@ -18,6 +18,12 @@
 #include <vector>
 
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -97,12 +103,12 @@ BOOST_AUTO_TEST_SUITE(process_stress)
 // exclusive path_lock: no update is lost, and no two holders overlap.
 BOOST_AUTO_TEST_CASE_TEMPLATE(read_modify_write_processes_x_threads, P,
                               dlt::process_policies) {
-  dlt::alarm_watchdog dog("read_modify_write_processes_x_threads", 25s);
+  dlt::watchdog dog(25s);
   constexpr int processes = 10;
   constexpr int threads = 10;
   constexpr int iterations = 100;
   using Lock = dlt::both_levels_lock<P>;
-  const auto file = dlt::fresh_path("rmw");
+  const auto file = dlt::unique_path("rmw");
   dlt::shared_object<exclusion_state> state;
   process_group children;
   for (int p = 0; p < processes; ++p) {
@@ -140,10 +146,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(read_modify_write_processes_x_threads, P,
 // lose updates), holding the lock exclusive.
 BOOST_AUTO_TEST_CASE_TEMPLATE(twenty_processes_add_exclusively, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("twenty_processes_add_exclusively", 25s);
+  dlt::watchdog dog(25s);
   constexpr int processes = 20;
   constexpr int iterations = 200;
-  const auto file = dlt::fresh_path("twenty");
+  const auto file = dlt::unique_path("twenty");
   dlt::shared_object<exclusion_state> state;
   process_group children;
   for (int p = 0; p < processes; ++p) {
@@ -173,13 +179,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(twenty_processes_add_exclusively, Lock,
 // inside, a reader never sees a writer.
 BOOST_AUTO_TEST_CASE_TEMPLATE(reader_groups_interleaved_with_writers, Lock,
                               dlt::file_locks) {
-  dlt::alarm_watchdog dog("reader_groups_interleaved_with_writers", 25s);
+  dlt::watchdog dog(25s);
   constexpr unsigned groups = groups_state::groups;
   constexpr unsigned readers = groups_state::readers_per_group;
   constexpr int rounds = 20;
   constexpr int writers = 3;
   constexpr int writes = 30;
-  const auto file = dlt::fresh_path("groups");
+  const auto file = dlt::unique_path("groups");
   dlt::shared_object<groups_state> state;
   process_group children;
   for (unsigned g = 0; g < groups; ++g) {

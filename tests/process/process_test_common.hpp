@@ -2,11 +2,11 @@
 //
 // What the process-level tests share: the lock types every scenario runs
 // against (both process policies, with and without the thread level), a
-// child that probes a lock without blocking on command, a child that holds
-// a lock until told to release it, and checks of the would-block error.
+// child that probes a lock without blocking on command, and checks of the
+// would-block error.
 // It brings the library and the support headers a process test uses
-// (watchdog, children, shared memory, descriptor and /proc/locks counts,
-// scratch paths), so that a test includes this header alone.
+// (watchdog, holders, children, shared memory, descriptor and /proc/locks
+// counts, scratch paths), so that a test includes this header alone.
 
 #ifndef DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_
 #define DREADLOCKS_TESTS_PROCESS_PROCESS_TEST_COMMON_HPP_
@@ -24,15 +24,17 @@
 #include <type_traits>
 #include <vector>
 
-#include "dreadlocks/process_policies.hpp"
 #include "dreadlocks/dreadlocks.hpp"
-#include "tests/support/alarm_watchdog.hpp"
+#include "dreadlocks/introspection.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/fd_count.hpp"
+#include "tests/support/holder.hpp"
+#include "tests/support/outcome.hpp"
 #include "tests/support/proc_locks.hpp"
 #include "tests/support/scenario_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
+#include "tests/support/watchdog.hpp"
 
 namespace dreadlocks_test {
 
@@ -51,27 +53,12 @@ using file_locks =
                      process_level_lock<dreadlocks::flock_process_lock>,
                      both_levels_lock<dreadlocks::flock_process_lock>>;
 
-// A unique scratch path (temp_path.hpp) with nothing at it: a file or
-// directory left there by an earlier run whose pid was reused is removed,
-// so that counters start at zero and links can be created.
-inline std::filesystem::path fresh_path(const std::string& stem) {
-  auto path = unique_path(stem);
-  std::filesystem::remove_all(path);
-  return path;
-}
-
 // Lock, taken through an existing key (the constructor the library's own
 // guards and mutexes use) rather than a path.
 template <class Lock>
 Lock lock_through(const dreadlocks::lock_key& key,
                   const dreadlocks::lock_options& options) {
   return Lock(key, options, {}, "test");
-}
-
-// The lock files this process has open (one per file it holds, at any
-// level, however many holds).
-inline std::size_t open_lock_files() {
-  return dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files();
 }
 
 // Tries Lock on `path` (in `shared` mode, without waiting) and checks that it throws std::system_error with
@@ -83,7 +70,7 @@ std::string check_failure(const std::filesystem::path& path, std::errc code,
                           const std::vector<std::string>& named,
                           bool shared = false) {
   const std::size_t fds = open_descriptor_count();
-  const std::size_t files = open_lock_files();
+  const std::size_t files = dreadlocks::introspection::open_lock_files();
   std::string problem;
   try {
     Lock lock(path, mode(shared, false));
@@ -104,7 +91,8 @@ std::string check_failure(const std::filesystem::path& path, std::errc code,
     problem = std::string("not a std::system_error: ") + error.what();
   }
   if (open_descriptor_count() != fds) problem += "; leaked a descriptor";
-  if (open_lock_files() != files) problem += "; left a registry entry";
+  if (dreadlocks::introspection::open_lock_files() != files)
+    problem += "; left a registry entry";
   return problem;
 }
 
@@ -117,35 +105,6 @@ inline boost::test_tools::predicate_result exited_ok(
   return result;
 }
 
-// What a non-blocking attempt came to.
-enum class attempt : int {
-  granted = 1,
-  process_would_block,  // acquiring_process_level_lock_would_block_error
-  thread_would_block,   // acquiring_thread_level_lock_would_block_error
-  deadlock,             // recursive_deadlock_error
-  other_error,          // anything else
-};
-
-inline const char* to_string(attempt result) {
-  switch (result) {
-    case attempt::granted:
-      return "granted";
-    case attempt::process_would_block:
-      return "process-level would-block";
-    case attempt::thread_would_block:
-      return "thread-level would-block";
-    case attempt::deadlock:
-      return "recursive deadlock";
-    case attempt::other_error:
-      break;
-  }
-  return "other error";
-}
-
-inline std::ostream& operator<<(std::ostream& out, attempt result) {
-  return out << to_string(result);
-}
-
 // Tries Lock on `file` with `options` and releases at once; says how it
 // went. A would-block error is also checked for level, code, mode and
 // path; `detail` (if given) receives the message of any error.
@@ -153,35 +112,31 @@ template <class Lock>
 attempt try_lock_once(const std::filesystem::path& file,
                       dreadlocks::lock_options options,
                       std::string* detail = nullptr) {
-  try {
-    Lock lock(file, options);
-    return lock.owns_lock() ? attempt::granted : attempt::other_error;
-  } catch (
-      const dreadlocks::acquiring_process_level_lock_would_block_error& error) {
-    if (detail) *detail = error.what();
-    const std::string what = error.what();
-    // The key as the guard folds it: `..` kept where open(2) needs it.
-    const std::filesystem::path key =
-        dreadlocks::lock_key(file, "test", Lock::kKeyForm).path();
-    const bool well_formed =
-        error.level() == dreadlocks::lock_level::process &&
-        error.code() == std::errc::operation_would_block &&
-        error.shared() == options.shared && error.path() == key &&
-        what.find(key.string()) != std::string::npos &&
-        what.find("process-level") != std::string::npos &&
-        what.find(mode_name(options.shared)) != std::string::npos;
-    return well_formed ? attempt::process_would_block : attempt::other_error;
-  } catch (
-      const dreadlocks::acquiring_thread_level_lock_would_block_error& error) {
-    if (detail) *detail = error.what();
-    return attempt::thread_would_block;
-  } catch (const dreadlocks::recursive_deadlock_error& error) {
-    if (detail) *detail = error.what();
-    return attempt::deadlock;
-  } catch (const std::exception& error) {
-    if (detail) *detail = error.what();
-    return attempt::other_error;
-  }
+  bool well_formed = true;
+  const attempt result = attempt_of(
+      [&] {
+        Lock lock(file, options);
+        if (!lock.owns_lock()) throw std::logic_error("granted, not owned");
+      },
+      [&](const std::exception& error) {
+        if (detail) *detail = error.what();
+        const auto* refused = dynamic_cast<
+            const dreadlocks::acquiring_process_level_lock_would_block_error*>(
+            &error);
+        if (refused == nullptr) return;
+        const std::string what = error.what();
+        // The key as the guard folds it: `..` kept where open(2) needs it.
+        const std::filesystem::path key =
+            dreadlocks::lock_key(file, "test", Lock::kKeyForm).path();
+        well_formed = refused->level() == dreadlocks::lock_level::process &&
+                      refused->code() == std::errc::operation_would_block &&
+                      refused->shared() == options.shared &&
+                      refused->path() == key &&
+                      what.find(key.string()) != std::string::npos &&
+                      what.find("process-level") != std::string::npos &&
+                      what.find(mode_name(options.shared)) != std::string::npos;
+      });
+  return well_formed ? result : attempt::other_error;
 }
 
 // prober
@@ -247,96 +202,13 @@ class prober {
   child_process child_;
 };
 
-// holder
-//
-// A child process, forked at construction, that takes Lock on `file` with
-// `options`, reports how that went (wait_settled), and, if granted, holds
-// the lock until told to release it (release()), then exits 0. With
-// `inside`, a counter in shared memory, the child adds one while it holds
-// the lock (after acquiring, before releasing).
-template <class Lock>
-class holder {
-  struct channel {
-    process_event about_to_lock;
-    process_event settled;
-    process_event release;
-    std::atomic<int> outcome{0};
-    std::atomic<int> releasing{0};
-  };
-
- public:
-  holder(std::filesystem::path file, dreadlocks::lock_options options,
-         std::atomic<int>* inside = nullptr)
-      : file_(std::move(file)),
-        options_(options),
-        inside_(inside),
-        child_([this] { return run(); }) {}
-
-  holder(const holder&) = delete;
-  holder& operator=(const holder&) = delete;
-
-  // Waits until the child is about to ask for its lock.
-  bool wait_about_to_lock() { return channel_->about_to_lock.wait(); }
-  // Waits until the child got its lock or failed; says which.
-  attempt wait_settled() {
-    if (!channel_->settled.wait()) return attempt::other_error;
-    return static_cast<attempt>(channel_->outcome.load());
-  }
-  // True if the child already settled (consumes the signal); never waits.
-  bool settled_already() { return channel_->settled.try_wait(); }
-  // Tells the child to release; returns how it exited.
-  exit_status release() {
-    channel_->release.signal();
-    return child_.wait();
-  }
-  // True once the child is about to release (set before unlock()).
-  bool releasing() const { return channel_->releasing != 0; }
-  child_process& process() { return child_; }
-
- private:
-  int run() {
-    channel_->about_to_lock.signal();
-    std::string detail;
-    try {
-      Lock lock(file_, options_);
-      child_require(lock.owns_lock(), "holder owns its lock");
-      if (inside_) ++*inside_;
-      channel_->outcome = static_cast<int>(attempt::granted);
-      channel_->settled.signal();
-      child_require(channel_->release.wait(std::chrono::seconds(20)),
-                    "holder told to release in time");
-      if (inside_) --*inside_;
-      channel_->releasing = 1;
-      lock.unlock();
-      return 0;
-    } catch (
-        const dreadlocks::acquiring_process_level_lock_would_block_error&) {
-      channel_->outcome = static_cast<int>(attempt::process_would_block);
-    } catch (const dreadlocks::acquiring_thread_level_lock_would_block_error&) {
-      channel_->outcome = static_cast<int>(attempt::thread_would_block);
-    } catch (const dreadlocks::recursive_deadlock_error&) {
-      channel_->outcome = static_cast<int>(attempt::deadlock);
-    } catch (const std::exception& error) {
-      std::fprintf(stderr, "holder: %s\n", error.what());
-      channel_->outcome = static_cast<int>(attempt::other_error);
-    }
-    channel_->settled.signal();
-    return 1;
-  }
-
-  std::filesystem::path file_;
-  dreadlocks::lock_options options_;
-  std::atomic<int>* inside_;
-  shared_object<channel> channel_;
-  child_process child_;
-};
-
 }  // namespace dreadlocks_test
 
 // How every process test spells things. This header is included by the
 // test sources of this package only, never by another header.
 namespace dlt = dreadlocks_test;
 namespace fs = std::filesystem;
+namespace introspection = dreadlocks::introspection;
 using namespace std::chrono_literals;
 using dlt::attempt;
 

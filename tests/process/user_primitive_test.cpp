@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "dreadlocks/introspection.hpp"
 #include "tests/process/process_test_common.hpp"
 
 // walkthrough: begin
@@ -67,6 +68,8 @@ using first_byte_lock =
 namespace dlt = dreadlocks_test;
 using namespace std::chrono_literals;
 using dlt::attempt;
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -121,13 +124,13 @@ BOOST_AUTO_TEST_CASE(the_page_shows_this_code) {
 // Two processes with the user's primitive exclude each other; shared
 // holders coexist.
 BOOST_AUTO_TEST_CASE(processes_exclude_each_other) {
-  dlt::alarm_watchdog dog("processes_exclude_each_other", 20s);
-  const auto file = dlt::fresh_path("first-byte");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("first-byte");
   dlt::prober<first_byte_process_lock> other(file);
   {
     first_byte_lock writer(file, dlt::mode(false));
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
-    BOOST_TEST(dlt::open_lock_files() == 1u);
+    BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
   }
   {
     first_byte_lock reader(file, dlt::mode(true));
@@ -135,14 +138,14 @@ BOOST_AUTO_TEST_CASE(processes_exclude_each_other) {
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_lock_files() == 0u);
+  BOOST_TEST(dreadlocks::introspection::open_lock_files() == 0u);
 }
 
 // Only the first byte is locked: another process's lock on byte 1 is
 // granted, one on byte 0 refused.
 BOOST_AUTO_TEST_CASE(only_the_first_byte_is_locked) {
-  dlt::alarm_watchdog dog("only_the_first_byte_is_locked", 20s);
-  const auto file = dlt::fresh_path("first-byte-range");
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("first-byte-range");
   first_byte_lock writer(file, dlt::mode(false));
   BOOST_TEST(other_process_asks_byte(file, 0, F_RDLCK) == 1);
   BOOST_TEST(other_process_asks_byte(file, 1, F_WRLCK) == 0);
@@ -151,15 +154,15 @@ BOOST_AUTO_TEST_CASE(only_the_first_byte_is_locked) {
 // A waiting request through the user's primitive is granted on the other
 // process's release (the registry's transitions, reused as they are).
 BOOST_AUTO_TEST_CASE(waiter_is_granted_on_release) {
-  dlt::alarm_watchdog dog("waiter_is_granted_on_release", 20s);
-  const auto file = dlt::fresh_path("first-byte-wait");
-  dlt::holder<first_byte_process_lock> other(file, dlt::mode(false));
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("first-byte-wait");
+  dlt::process_holder<first_byte_process_lock> other(file, dlt::mode(false));
   BOOST_TEST_REQUIRE(other.wait_settled() == attempt::granted);
   BOOST_TEST(dlt::try_lock_once<first_byte_lock>(file, dlt::mode(false, false)) ==
              attempt::process_would_block);
   std::thread releaser([&] {
     BOOST_TEST(dlt::wait_for_blocked_requests(file, 1));
-    BOOST_TEST(dlt::exited_ok(other.release()));
+    BOOST_TEST(dlt::exited_ok(other.release_and_exit()));
   });
   {
     first_byte_lock writer(file, dlt::mode(false));

@@ -18,10 +18,9 @@
 // Rules for forking (see the notes at child_process):
 // - A child that starts threads must be forked while the calling process
 //   runs no other thread: ThreadSanitizer kills a child that starts
-//   threads after a multi-threaded fork. Bound such a test with
-//   alarm_watchdog.hpp, not the threaded watchdog.hpp (their comments say
-//   which to pick). A child that starts no thread may be forked beside
-//   other threads, the watchdog's included.
+//   threads after a multi-threaded fork. The watchdog (watchdog.hpp) runs
+//   no thread, so it never makes a fork multi-threaded. A child that
+//   starts no thread may be forked beside other threads.
 // - A child forked while the parent holds dreadlocks locks holds none of
 //   them (the library's pthread_atfork handlers empty its registries;
 //   docs/process-level.md#fork). Unless that is what a test is about, fork

@@ -1,6 +1,7 @@
 // tests/support/temp_path.hpp
 //
-// Fresh, unique lock-file paths for tests, under Bazel's TEST_TMPDIR.
+// The one maker of scratch paths for tests: fresh, unique paths under
+// Bazel's TEST_TMPDIR, for lock files, directories and captured output.
 
 #ifndef DREADLOCKS_TESTS_SUPPORT_TEMP_PATH_HPP_
 #define DREADLOCKS_TESTS_SUPPORT_TEMP_PATH_HPP_
@@ -21,11 +22,15 @@ inline std::filesystem::path scratch_dir() {
 }
 
 // Returns a path no other call (in any process) has returned, with `stem`
-// in its name. The file is not created.
+// in its name, and nothing at it: a file or directory left there by an
+// earlier run whose pid was reused is removed, so that counters start at
+// zero and links can be created. The file is not created.
 inline std::filesystem::path unique_path(const std::string& stem) {
   static std::atomic<unsigned> counter{0};
-  return scratch_dir() / (stem + "-" + std::to_string(::getpid()) + "-" +
-                          std::to_string(counter.fetch_add(1)) + ".lock");
+  auto path = scratch_dir() / (stem + "-" + std::to_string(::getpid()) + "-" +
+                               std::to_string(counter.fetch_add(1)) + ".lock");
+  std::filesystem::remove_all(path);
+  return path;
 }
 
 }  // namespace dreadlocks_test

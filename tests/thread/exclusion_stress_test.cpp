@@ -11,7 +11,13 @@
 #include <boost/test/unit_test.hpp>
 #include <random>
 
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/thread/thread_test_util.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -19,7 +25,7 @@ using namespace dreadlocks_thread_test;
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_read_modify_write_loses_nothing, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("rmw");
   constexpr int kWriters = 8;
   constexpr int kIncrements = 500;
@@ -77,7 +83,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_read_modify_write_loses_nothing, Lock,
 // coexist with another thread's hold.
 BOOST_AUTO_TEST_CASE_TEMPLATE(random_mix_keeps_readers_or_one_writer, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   constexpr int kKeys = 3;
   constexpr int kThreads = 6;
   constexpr int kOperations = 400;

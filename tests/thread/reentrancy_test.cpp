@@ -11,7 +11,13 @@
 #include <boost/test/unit_test.hpp>
 #include <optional>
 
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/thread/thread_test_util.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -47,7 +53,7 @@ void expect_free(holder<Lock>& other, const fs::path& path,
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("nest-same");
   constexpr int kDepth = 4;
   twice([&] {
@@ -62,8 +68,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
         // A non-blocking repeat never waits on the thread's own hold.
         require_ok(self.lock(path, mode(shared, false, true)),
                    "nested lock, non-blocking");
-        BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() ==
-                   1u);
+        BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 1u);
         for (int depth = kDepth; depth > 0; --depth) {
           expect_others(other, path, shared,
                         "depth " + std::to_string(depth + 1));
@@ -78,7 +83,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrant_same_mode_nesting, Lock, lock_types) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_inside_exclusive, Lock, lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("nest-shared-in-excl");
   twice([&] {
     holder<Lock> self("self");
@@ -106,7 +111,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(shared_inside_exclusive, Lock, lock_types) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_inside_shared_upgrades, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("nest-excl-in-shared");
   twice([&] {
     holder<Lock> self("self");
@@ -125,7 +130,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exclusive_inside_shared_upgrades, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_waits_for_other_readers, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("upgrade-wait");
   const fs::path key = key_of(path);
   twice([&] {
@@ -158,7 +163,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_waits_for_other_readers, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(non_reentrant_repeat_is_refused, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("repeat");
   const fs::path key = key_of(path);
   twice([&] {
@@ -191,7 +196,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(non_reentrant_repeat_is_refused, Lock,
 // The always-refusing policy refuses even when the options ask for
 // reentrancy; the always-allowing one nests when they do not.
 BOOST_AUTO_TEST_CASE(reentrancy_policies_decide) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   using never = dreadlocks::basic_path_lock<dreadlocks::shareable_thread_lock,
                                             dreadlocks::no_process_lock,
                                             dreadlocks::never_reentrant>;
@@ -216,7 +221,7 @@ BOOST_AUTO_TEST_CASE(reentrancy_policies_decide) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_deadlock_is_detected, Lock, lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("upgrade-deadlock");
   const fs::path key = key_of(path);
   twice([&] {
@@ -265,7 +270,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_deadlock_is_detected, Lock, lock_types) {
 // alone in the owner table.
 BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_after_outer_guard_moved_away, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("moved-upgrade");
   twice([&] {
     event_log log;

@@ -1,11 +1,13 @@
 // tests/thread/registry_test.cpp
 //
-// What the thread registry promises beyond the scenarios of
-// thread_level_test: a guard that outlives its thread is not taken for a
-// new thread's; more nested holds than the fast mode counts; unused entries
-// are swept; a forked child starts with every key free. One binary forks,
-// so every case is bounded by alarm_watchdog (a watchdog thread would make
-// the forks multi-threaded, which ThreadSanitizer refuses).
+// What the thread level's registry promises beyond the scenarios of
+// thread_level_test, seen through the public API and
+// dreadlocks/introspection.hpp: a guard that outlives its thread is not
+// taken for a new thread's; more nested holds than the fast mode counts;
+// unused entries are swept; a forked child starts with every key free.
+// One binary forks, so every case is bounded by the watchdog, which runs
+// no thread (one would make the forks multi-threaded, which
+// ThreadSanitizer refuses).
 
 #define BOOST_TEST_MODULE registry_test
 #include <boost/test/unit_test.hpp>
@@ -15,12 +17,19 @@
 #include <thread>
 #include <vector>
 
-#include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
-#include "tests/support/alarm_watchdog.hpp"
+#include "dreadlocks/introspection.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+#include "tests/support/outcome.hpp"
 #include "tests/support/scenario_locks.hpp"
 #include "tests/support/temp_path.hpp"
+#include "tests/support/watchdog.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
@@ -31,37 +40,18 @@ dreadlocks::lock_options nonblocking(bool shared, bool reentrant = false) {
   return dreadlocks_test::mode(shared, false, reentrant);
 }
 using lock = dreadlocks::thread_level_path_lock;
-using registry = dreadlocks::detail::thread_registry;
+namespace introspection = dreadlocks::introspection;
 
-enum class answer { granted, would_block, recursive_deadlock };
-
-const char* name(answer a) {
-  switch (a) {
-    case answer::granted:
-      return "granted";
-    case answer::would_block:
-      return "would block";
-    case answer::recursive_deadlock:
-      return "recursive deadlock";
-  }
-  return "?";
-}
+using dreadlocks_test::attempt;
 
 // What a non-blocking request of the calling thread gets.
-answer ask(const fs::path& path, dreadlocks::lock_options o) {
-  try {
-    lock taken(path, o);
-    return answer::granted;
-  } catch (const dreadlocks::acquiring_lock_would_block_error&) {
-    return answer::would_block;
-  } catch (const dreadlocks::recursive_deadlock_error&) {
-    return answer::recursive_deadlock;
-  }
+attempt ask(const fs::path& path, dreadlocks::lock_options o) {
+  return dreadlocks_test::attempt_of([&] { lock taken(path, o); });
 }
 
 // What the request gets in a new thread.
-answer ask_in_new_thread(const fs::path& path, dreadlocks::lock_options o) {
-  answer result = answer::granted;
+attempt ask_in_new_thread(const fs::path& path, dreadlocks::lock_options o) {
+  attempt result = attempt::granted;
   std::thread([&] { result = ask(path, o); }).join();
   return result;
 }
@@ -72,7 +62,7 @@ answer ask_in_new_thread(const fs::path& path, dreadlocks::lock_options o) {
 // (refused as a repeat). pthread ids, reused as soon as a thread is joined,
 // would make it one.
 BOOST_AUTO_TEST_CASE(guard_outliving_its_thread_is_nobody_elses) {
-  dreadlocks_test::alarm_watchdog dog("guard_outliving_its_thread");
+  dreadlocks_test::watchdog dog;
   const fs::path path = dreadlocks_test::unique_path("outlived");
   for (const bool shared : {false, true}) {
     std::optional<lock> kept;
@@ -80,18 +70,18 @@ BOOST_AUTO_TEST_CASE(guard_outliving_its_thread_is_nobody_elses) {
     BOOST_TEST_REQUIRE(kept->owns_lock());
     for (int round = 0; round < 4; ++round) {
       for (const bool reentrant : {false, true}) {
-        const answer got =
+        const attempt got =
             ask_in_new_thread(path, nonblocking(false, reentrant));
-        BOOST_TEST((got == answer::would_block),
+        BOOST_TEST((got == attempt::thread_would_block),
                    "exclusive" << (reentrant ? ", reentrant," : "")
                                << " asked by a new thread beside a guard "
                                   "whose thread ended: "
-                               << name(got));
+                               << got);
       }
     }
     kept.reset();
     BOOST_TEST(
-        (ask_in_new_thread(path, nonblocking(false)) == answer::granted));
+        (ask_in_new_thread(path, nonblocking(false)) == attempt::granted));
   }
 }
 
@@ -99,8 +89,7 @@ BOOST_AUTO_TEST_CASE(guard_outliving_its_thread_is_nobody_elses) {
 // the key goes on being held (and excluding), and is free once the last
 // is released.
 BOOST_AUTO_TEST_CASE(nesting_deeper_than_the_word_counts) {
-  dreadlocks_test::alarm_watchdog dog("nesting_deeper_than_the_word_counts",
-                                      std::chrono::seconds(60));
+  dreadlocks_test::watchdog dog(std::chrono::seconds(60));
   const fs::path path = dreadlocks_test::unique_path("deep");
   constexpr int kDepth = 33000;
   for (const bool shared : {false, true}) {
@@ -108,18 +97,18 @@ BOOST_AUTO_TEST_CASE(nesting_deeper_than_the_word_counts) {
     nested.reserve(kDepth);
     for (int i = 0; i < kDepth; ++i)
       nested.emplace_back(path, nonblocking(shared, true));
-    BOOST_TEST(
-        (ask_in_new_thread(path, nonblocking(false)) == answer::would_block));
+    BOOST_TEST((ask_in_new_thread(path, nonblocking(false)) ==
+                attempt::thread_would_block));
     BOOST_TEST((ask_in_new_thread(path, nonblocking(true)) ==
-                (shared ? answer::granted : answer::would_block)));
+                (shared ? attempt::granted : attempt::thread_would_block)));
     // Released in the order taken, not nested: counts, not a stack.
     for (int i = 0; i < kDepth - 1; ++i) nested[i].unlock();
-    BOOST_TEST(
-        (ask_in_new_thread(path, nonblocking(false)) == answer::would_block));
+    BOOST_TEST((ask_in_new_thread(path, nonblocking(false)) ==
+                attempt::thread_would_block));
     nested.back().unlock();
     BOOST_TEST(
-        (ask_in_new_thread(path, nonblocking(false)) == answer::granted));
-    BOOST_TEST(registry::instance().size() == 0u);
+        (ask_in_new_thread(path, nonblocking(false)) == attempt::granted));
+    BOOST_TEST(introspection::held_thread_keys() == 0u);
   }
 }
 
@@ -128,13 +117,14 @@ BOOST_AUTO_TEST_CASE(nesting_deeper_than_the_word_counts) {
 // (within a factor of two, plus the calling thread's few recent keys), not
 // the keys ever used.
 BOOST_AUTO_TEST_CASE(unused_entries_are_swept) {
-  dreadlocks_test::alarm_watchdog dog("unused_entries_are_swept");
+  dreadlocks_test::watchdog dog;
   const fs::path dir = dreadlocks_test::unique_path("swept");
   auto key = [&](int i) { return dir / ("key-" + std::to_string(i)); };
   constexpr int kKeys = 5000;
   for (int i = 0; i < kKeys; ++i) lock once(key(i));
-  BOOST_TEST(registry::instance().size() == 0u);
-  BOOST_TEST(registry::instance().entries() <= registry::kFirstSweep);
+  BOOST_TEST(introspection::held_thread_keys() == 0u);
+  BOOST_TEST(introspection::thread_key_entries() <=
+             introspection::first_sweep_entries);
 
   // With keys held, those stay; the rest still go.
   constexpr int kHeld = 500;
@@ -142,12 +132,12 @@ BOOST_AUTO_TEST_CASE(unused_entries_are_swept) {
   held.reserve(kHeld);
   for (int i = 0; i < kHeld; ++i) held.emplace_back(key(i));
   for (int i = kHeld; i < kKeys; ++i) lock once(key(i));
-  BOOST_TEST(registry::instance().size() == std::size_t{kHeld});
-  BOOST_TEST(registry::instance().entries() <=
-             2 * (kHeld + registry::kFirstSweep));
+  BOOST_TEST(introspection::held_thread_keys() == std::size_t{kHeld});
+  BOOST_TEST(introspection::thread_key_entries() <=
+             2 * (kHeld + introspection::first_sweep_entries));
   for (int i = 0; i < kHeld; ++i) {
-    BOOST_TEST(
-        (ask_in_new_thread(key(i), nonblocking(true)) == answer::would_block));
+    BOOST_TEST((ask_in_new_thread(key(i), nonblocking(true)) ==
+                attempt::thread_would_block));
   }
 }
 
@@ -156,8 +146,7 @@ BOOST_AUTO_TEST_CASE(unused_entries_are_swept) {
 // parent's guards release nothing (its own hold goes on excluding its other
 // threads); and the parent still holds its keys.
 BOOST_AUTO_TEST_CASE(forked_child_starts_with_every_key_free) {
-  dreadlocks_test::alarm_watchdog dog(
-      "forked_child_starts_with_every_key_free");
+  dreadlocks_test::watchdog dog;
   const fs::path path = dreadlocks_test::unique_path("forked");
   for (const bool shared : {false, true}) {
     lock held(path, nonblocking(shared));
@@ -167,24 +156,25 @@ BOOST_AUTO_TEST_CASE(forked_child_starts_with_every_key_free) {
       nested.unlock();
       held.unlock();
       dreadlocks_test::child_require(
-          ask_in_new_thread(path, nonblocking(true)) == answer::would_block,
+          ask_in_new_thread(path, nonblocking(true)) ==
+              attempt::thread_would_block,
           "the child's own hold excludes its other threads after the "
           "parent's guards were released in the child");
       mine.unlock();
       dreadlocks_test::child_require(
-          ask_in_new_thread(path, nonblocking(false)) == answer::granted,
+          ask_in_new_thread(path, nonblocking(false)) == attempt::granted,
           "free in the child once its own hold is released");
       return 0;
     });
     const auto status = child.wait();
     BOOST_TEST(status.ok(), status.describe());
     BOOST_TEST(held.owns_lock());
-    BOOST_TEST(
-        (ask_in_new_thread(path, nonblocking(false)) == answer::would_block));
+    BOOST_TEST((ask_in_new_thread(path, nonblocking(false)) ==
+                attempt::thread_would_block));
     BOOST_TEST((ask_in_new_thread(path, nonblocking(true)) ==
-                (shared ? answer::granted : answer::would_block)));
+                (shared ? attempt::granted : attempt::thread_would_block)));
   }
-  BOOST_TEST((ask_in_new_thread(path, nonblocking(false)) == answer::granted));
+  BOOST_TEST((ask_in_new_thread(path, nonblocking(false)) == attempt::granted));
 }
 
 }  // namespace

@@ -9,19 +9,24 @@
 #define BOOST_TEST_MODULE dreadlocks_thread_level
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <map>
 #include <sstream>
 
-#include <boost/test/unit_test.hpp>
-
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/thread/thread_test_util.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace {
 
 using namespace dreadlocks_thread_test;
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_matrix, Lock, lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("matrix");
   const fs::path key = key_of(path);
   twice([&] {
@@ -60,7 +65,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_matrix, Lock, lock_types) {
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_never_waits, Lock, lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("nonblocking");
   const fs::path key = key_of(path);
   constexpr int kAttempts = 200;
@@ -113,7 +118,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_never_waits, Lock, lock_types) {
 // succeed.
 BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_shared_beside_arriving_shared, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("arriving-shared");
   constexpr int kRounds = 3000;
   twice([&] {
@@ -158,7 +163,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nonblocking_shared_beside_arriving_shared, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("many-shared");
   constexpr std::size_t kReaders = 6;
   twice([&] {
@@ -207,7 +212,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_shared_then_one_exclusive, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(shared_chain_against_waiting_exclusive, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("chain");
   constexpr std::size_t kChain = 5;
   twice([&] {
@@ -257,7 +262,7 @@ class scoped_current_dir {
 };
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   scoped_current_dir cwd(dreadlocks_test::unique_path("cwd"));
   fs::create_directories("dir");
   const fs::path key = (fs::current_path() / "lock").lexically_normal();
@@ -292,10 +297,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
                  "shared " + spelling.string());
       BOOST_TEST(readers.held_path() == named(spelling));
     }
-    BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 1u);
+    BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 1u);
     if constexpr (file_backed_v<Lock>) {
-      BOOST_TEST(
-          dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files() == 1u);
+      BOOST_TEST(dreadlocks::introspection::open_lock_files() == 1u);
     }
     holder<Lock> writer("writer");
     require_would_block(writer.lock("lock", mode(false, false)), key, false,
@@ -331,7 +335,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_normalization, Lock, lock_types) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(distinct_keys_are_independent, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path a = dreadlocks_test::unique_path("key-a");
   const fs::path b = dreadlocks_test::unique_path("key-b");
   twice([&] {
@@ -339,20 +343,20 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(distinct_keys_are_independent, Lock,
     holder<Lock> two("two");
     require_ok(one.lock(a, mode(false)), "exclusive a");
     require_ok(two.lock(b, mode(false, false)), "exclusive b beside a");
-    BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 2u);
+    BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 2u);
     require_would_block(one.lock(b, mode(true, false)), key_of(b), true,
                         "b is held");
     require_would_block(two.lock(a, mode(true, false)), key_of(a), true,
                         "a is held");
     require_ok(two.unlock(), "unlock b");
-    BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 1u);
+    BOOST_TEST(dreadlocks::introspection::held_thread_keys() == 1u);
     require_ok(one.unlock(), "unlock a");
   });
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(unlock_and_move_release_the_key, Lock,
                               lock_types) {
-  case_watchdog watchdog;
+  dreadlocks_test::watchdog watchdog(kWatchdog);
   const fs::path path = dreadlocks_test::unique_path("unlock");
   twice([&] {
     holder<Lock> other("other");

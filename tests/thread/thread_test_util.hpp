@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -36,12 +38,11 @@
 #include <utility>
 #include <vector>
 
-#include <boost/mpl/list.hpp>
-#include <boost/test/unit_test.hpp>
-
-#include "dreadlocks/process_policies.hpp"
-#include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
+#include "dreadlocks/introspection.hpp"
+#include "tests/support/holder.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+#include "tests/support/outcome.hpp"
 #include "tests/support/scenario_locks.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
@@ -68,36 +69,17 @@ inline constexpr auto kTimeout = 10s;
 // Each test case's overall bound.
 inline constexpr std::chrono::milliseconds kWatchdog = 30s;
 
-// The watchdog of the running test case: bounds it by kWatchdog and, if it
-// fires, names it as Boost.Test does (with the lock type).
-class case_watchdog {
- public:
-  case_watchdog()
-      : watchdog_(boost::unit_test::framework::current_test_case().full_name(),
-                  kWatchdog) {}
-
- private:
-  dreadlocks_test::watchdog watchdog_;
-};
-
-// Requests, mode names and keys as the process and timeout tests spell
-// them too.
+// Requests, mode names, keys and outcomes as the process and timeout tests
+// spell them too.
+using dreadlocks_test::attempt;
+using dreadlocks_test::attempt_of;
+using dreadlocks_test::check_registries_empty;
 using dreadlocks_test::key_of;
 using dreadlocks_test::mode;
 using dreadlocks_test::mode_name;
 
-inline pid_t current_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
-
-// Returns the scheduler state letter of thread `tid` of this process ('R',
-// 'S', ...), or '?' if it cannot be read.
-inline char thread_state(pid_t tid) {
-  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return '?';
-  const auto paren = line.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= line.size()) return '?';
-  return line[paren + 2];
-}
+using dreadlocks_test::current_tid;
+using dreadlocks_test::thread_state;
 
 // An event log shared by threads; the order of entries is the order in
 // which the events happened.
@@ -158,33 +140,24 @@ class rendezvous {
   std::size_t arrived_ = 0;
 };
 
-// How a request on another thread ended. Exceptions are turned into values
-// on the thread that caught them: an exception object handed across threads
+// How a request on another thread ended (attempt, outcome.hpp), with the
+// error's details. Exceptions are turned into values on the thread that
+// caught them: an exception object handed across threads
 // (std::exception_ptr) is released inside libstdc++, where ThreadSanitizer
 // cannot see the synchronisation, and reports a false race.
 struct outcome {
-  enum kind_type {
-    ok,
-    thread_would_block,
-    process_would_block,
-    recursive_deadlock,
-    other_error
-  };
-  kind_type kind = ok;
+  attempt kind = attempt::granted;
   std::error_code code;
   dreadlocks::lock_level level = dreadlocks::lock_level::thread;
   bool shared = false;
   fs::path path;
   std::string what;
 
-  bool granted() const { return kind == ok; }
+  bool granted() const { return kind == attempt::granted; }
 };
 
 inline std::ostream& operator<<(std::ostream& out, const outcome& o) {
-  static const char* const names[] = {"granted", "thread-level would-block",
-                                      "process-level would-block",
-                                      "recursive deadlock", "other error"};
-  out << names[o.kind];
+  out << o.kind;
   if (!o.what.empty()) out << " (" << o.what << ")";
   return out;
 }
@@ -193,31 +166,17 @@ inline std::ostream& operator<<(std::ostream& out, const outcome& o) {
 template <class F>
 outcome capture(F&& f) {
   outcome result;
-  auto from_lock_error = [&](outcome::kind_type kind,
-                             const dreadlocks::lock_error& e) {
-    result.kind = kind;
-    result.code = e.code();
-    result.level = e.level();
-    result.shared = e.shared();
-    result.path = e.path();
+  result.kind = attempt_of(f, [&](const std::exception& e) {
     result.what = e.what();
-  };
-  try {
-    f();
-  } catch (const dreadlocks::acquiring_thread_level_lock_would_block_error& e) {
-    from_lock_error(outcome::thread_would_block, e);
-  } catch (const dreadlocks::acquiring_process_level_lock_would_block_error& e) {
-    from_lock_error(outcome::process_would_block, e);
-  } catch (const dreadlocks::recursive_deadlock_error& e) {
-    from_lock_error(outcome::recursive_deadlock, e);
-  } catch (const std::system_error& e) {
-    result.kind = outcome::other_error;
-    result.code = e.code();
-    result.what = e.what();
-  } catch (const std::exception& e) {
-    result.kind = outcome::other_error;
-    result.what = e.what();
-  }
+    if (const auto* error = dynamic_cast<const std::system_error*>(&e)) {
+      result.code = error->code();
+    }
+    if (const auto* error = dynamic_cast<const dreadlocks::lock_error*>(&e)) {
+      result.level = error->level();
+      result.shared = error->shared();
+      result.path = error->path();
+    }
+  });
   return result;
 }
 
@@ -437,9 +396,9 @@ inline void require_ok(std::future<outcome> future, const std::string& what) {
 
 // Checks an error outcome of the thread level: kind, code, level, mode,
 // path, and a message naming the path, the level and the mode.
-inline void check_thread_error(const outcome& result, outcome::kind_type kind,
-                               std::errc code, const fs::path& key,
-                               bool shared, const std::string& what) {
+inline void check_thread_error(const outcome& result, attempt kind,
+                               std::errc code, const fs::path& key, bool shared,
+                               const std::string& what) {
   BOOST_TEST_CONTEXT(what) {
     BOOST_TEST_REQUIRE(result.kind == kind, "got " << result);
     BOOST_TEST((result.code == code), result.code.message());
@@ -461,7 +420,7 @@ inline void require_would_block(std::future<outcome> future,
                                 const fs::path& key, bool shared,
                                 const std::string& what) {
   BOOST_TEST_REQUIRE(ready_within(future), what << ": did not finish");
-  check_thread_error(future.get(), outcome::thread_would_block,
+  check_thread_error(future.get(), attempt::thread_would_block,
                      std::errc::operation_would_block, key, shared, what);
 }
 
@@ -470,18 +429,9 @@ inline void require_recursive_deadlock(std::future<outcome> future,
                                        const fs::path& key, bool shared,
                                        const std::string& what) {
   BOOST_TEST_REQUIRE(ready_within(future), what << ": did not finish");
-  check_thread_error(future.get(), outcome::recursive_deadlock,
+  check_thread_error(future.get(), attempt::deadlock,
                      std::errc::resource_deadlock_would_occur, key, shared,
                      what);
-}
-
-// Checks that no key is held or asked for and no lock file is open.
-inline void check_registries_empty(const std::string& when) {
-  BOOST_TEST(dreadlocks::detail::thread_registry::instance().size() == 0u,
-             "thread registry not empty " << when);
-  BOOST_TEST(dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files() ==
-                 0u,
-             "process registry holds open files " << when);
 }
 
 // Runs `scenario` twice in a row on the same registries (and the same

@@ -30,9 +30,15 @@
 #include <string>
 
 #include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
 #include "tests/timeout/wait_support.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace dlt = dreadlocks_test;
 using namespace std::chrono_literals;
@@ -68,7 +74,7 @@ std::unique_ptr<dlt::holder> key_held_in_thread(
 BOOST_AUTO_TEST_SUITE(huge_timeouts)
 
 BOOST_AUTO_TEST_CASE(timeout_of_nanoseconds_max_waits_at_thread_level) {
-  dlt::watchdog dog("timeout_of_nanoseconds_max_waits_at_thread_level", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("max-thread");
   granted_after_release(key_held_in_thread(file), [&] {
     dreadlocks::thread_level_path_lock lock(
@@ -78,7 +84,7 @@ BOOST_AUTO_TEST_CASE(timeout_of_nanoseconds_max_waits_at_thread_level) {
 }
 
 BOOST_AUTO_TEST_CASE(timeout_of_nanoseconds_max_waits_at_process_level) {
-  dlt::watchdog dog("timeout_of_nanoseconds_max_waits_at_process_level", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("max-process");
   granted_after_release(
       dlt::hold_in_process<dreadlocks::process_level_path_lock>(file), [&] {
@@ -89,7 +95,7 @@ BOOST_AUTO_TEST_CASE(timeout_of_nanoseconds_max_waits_at_process_level) {
 }
 
 BOOST_AUTO_TEST_CASE(try_lock_until_time_point_max_waits) {
-  dlt::watchdog dog("try_lock_until_time_point_max_waits", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("max-until");
   dreadlocks::thread_level_path_mutex mutex(file);
   granted_after_release(key_held_in_thread(file), [&] {
@@ -103,7 +109,7 @@ BOOST_AUTO_TEST_CASE(try_lock_until_time_point_max_waits) {
 // system_clock's maximum minus now does not overflow steady_clock's time
 // points (whose epoch is the boot): this one passes today.
 BOOST_AUTO_TEST_CASE(shared_lock_until_system_clock_max_waits) {
-  dlt::watchdog dog("shared_lock_until_system_clock_max_waits", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("max-unique");
   dreadlocks::thread_level_path_mutex mutex(file);
   granted_after_release(key_held_in_thread(file), [&] {
@@ -117,7 +123,7 @@ BOOST_AUTO_TEST_CASE(shared_lock_until_system_clock_max_waits) {
 // duration<int, std::nano>) against a holder that keeps the key for 1 s:
 // false after about the timeout, not true after 1 s.
 BOOST_AUTO_TEST_CASE(narrow_duration_types_keep_their_timeout) {
-  dlt::watchdog dog("narrow_duration_types_keep_their_timeout", 25s);
+  dlt::watchdog dog(25s);
   const auto file = dlt::unique_path("narrow");
   dreadlocks::thread_level_path_mutex mutex(file);
   const auto attempt = [&](const char* what, auto timeout, bool shared) {

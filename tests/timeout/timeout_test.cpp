@@ -22,16 +22,21 @@
 #include <thread>
 #include <type_traits>
 
-#include "dreadlocks/process_policies.hpp"
-#include "dreadlocks/detail/thread_registry.hpp"
 #include "dreadlocks/dreadlocks.hpp"
+#include "dreadlocks/introspection.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/proc_locks.hpp"
 #include "tests/support/scenario_locks.hpp"
 #include "tests/support/shared_memory.hpp"
 #include "tests/support/temp_path.hpp"
 #include "tests/support/watchdog.hpp"
 #include "tests/timeout/wait_support.hpp"
+
+// Whatever the cases do, the binary ends holding nothing it did not start
+// with: no lock file, no thread key, no extra descriptor.
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
 
 namespace dlt = dreadlocks_test;
 namespace fs = std::filesystem;
@@ -152,9 +157,8 @@ struct other_holder {
 
   // The entries Level keeps in this process.
   static std::size_t registry_entries() {
-    return in_this_process
-               ? dreadlocks::detail::thread_registry::instance().size()
-               : dreadlocks::detail::process_registry_for<dreadlocks::posix_file_primitive>::instance().open_files();
+    return in_this_process ? dreadlocks::introspection::held_thread_keys()
+                           : dreadlocks::introspection::open_lock_files();
   }
 };
 
@@ -330,7 +334,7 @@ BOOST_AUTO_TEST_SUITE(expiry)
 // throws the thread-level error, says how long it waited, waited at least
 // the timeout, and leaves the registries as they were.
 BOOST_AUTO_TEST_CASE_TEMPLATE(at_thread_level, Lock, thread_excluding) {
-  dlt::watchdog dog("at_thread_level", 20s);
+  dlt::watchdog dog(20s);
   expires_against_each_conflict<Lock, other_thread<Lock>>("thread-expiry");
 }
 
@@ -339,13 +343,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(at_thread_level, Lock, thread_excluding) {
 // level, then times out at the process level), says how long it waited,
 // and leaves no hold, descriptor or registry entry.
 BOOST_AUTO_TEST_CASE_TEMPLATE(at_process_level, Lock, process_excluding) {
-  dlt::watchdog dog("at_process_level", 25s);
+  dlt::watchdog dog(25s);
   expires_against_each_conflict<Lock, other_process<Lock>>("process-expiry");
 }
 
 // The message gives the timeout as asked, to the microsecond.
 BOOST_AUTO_TEST_CASE(message_gives_fractional_milliseconds) {
-  dlt::watchdog dog("message_gives_fractional_milliseconds", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("fraction");
   auto holder =
       once_held(dlt::hold_in_thread<dreadlocks::thread_level_path_lock>(file));
@@ -366,7 +370,7 @@ BOOST_AUTO_TEST_SUITE(acquired_before_deadline)
 // about to lock, and the holder releases once this thread is seen asleep
 // in the wait: granted, well before the deadline.
 BOOST_AUTO_TEST_CASE_TEMPLATE(thread_holder_releases, Lock, thread_excluding) {
-  dlt::watchdog dog("thread_holder_releases", 20s);
+  dlt::watchdog dog(20s);
   granted_when_released_in_each_conflict<Lock, other_thread<Lock>>(
       "thread-release");
 }
@@ -376,7 +380,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(thread_holder_releases, Lock, thread_excluding) {
 // seen asleep in the wait: granted.
 BOOST_AUTO_TEST_CASE_TEMPLATE(process_holder_releases, Lock,
                               process_excluding) {
-  dlt::watchdog dog("process_holder_releases", 25s);
+  dlt::watchdog dog(25s);
   granted_when_released_in_each_conflict<Lock, other_process<Lock>>(
       "process-release");
 }
@@ -390,7 +394,7 @@ BOOST_AUTO_TEST_SUITE(zero_timeout)
 // when free. A timeout with blocking = false is ignored.
 BOOST_AUTO_TEST_CASE_TEMPLATE(is_non_blocking_at_thread_level, Lock,
                               thread_excluding) {
-  dlt::watchdog dog("is_non_blocking_at_thread_level", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("zero-thread");
   {
     Lock free(file, dlt::timed(0ns));
@@ -409,7 +413,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(is_non_blocking_at_thread_level, Lock,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(is_non_blocking_at_process_level, Lock,
                               process_excluding) {
-  dlt::watchdog dog("is_non_blocking_at_process_level", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("zero-process");
   auto holder = once_held(other_process<Lock>::hold(file));
   zero_and_negative_timeouts_refused_at_once<Lock, other_process<Lock>>(file);
@@ -430,7 +434,7 @@ BOOST_AUTO_TEST_SUITE(whole_acquisition)
 // all. With a timer per level it would take 3.5 s.
 BOOST_AUTO_TEST_CASE_TEMPLATE(thread_level_then_process_level, Lock,
                               both_levels_locks) {
-  dlt::watchdog dog("thread_level_then_process_level", 20s);
+  dlt::watchdog dog(20s);
   constexpr auto timeout = 2000ms;
   constexpr auto thread_part = 1500ms;
   const auto file = dlt::unique_path("whole");
@@ -467,7 +471,7 @@ BOOST_AUTO_TEST_SUITE(expired_waiter)
 // nothing is left.
 BOOST_AUTO_TEST_CASE_TEMPLATE(at_thread_level_disturbs_nothing, Lock,
                               thread_excluding) {
-  dlt::watchdog dog("at_thread_level_disturbs_nothing", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("expired-thread");
   const auto empty = dlt::holdings_now();
   auto holder = once_held(other_thread<Lock>::hold(file));
@@ -491,7 +495,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(at_thread_level_disturbs_nothing, Lock,
 // both pass path_lock's thread level.
 BOOST_AUTO_TEST_CASE_TEMPLATE(at_process_level_disturbs_nothing, Lock,
                               process_excluding) {
-  dlt::watchdog dog("at_process_level_disturbs_nothing", 20s);
+  dlt::watchdog dog(20s);
   for (const bool shared : {true, false}) {
     if (!shared && dlt::excludes_threads_v<Lock>) continue;
     BOOST_TEST_CONTEXT("asked " << dlt::mode_name(shared)) {
@@ -519,7 +523,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(at_process_level_disturbs_nothing, Lock,
 // granted.
 BOOST_AUTO_TEST_CASE_TEMPLATE(does_not_disturb_another_process, Lock,
                               process_excluding) {
-  dlt::watchdog dog("does_not_disturb_another_process", 20s);
+  dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("expired-other");
   const auto empty = dlt::holdings_now();
   auto a = once_held(other_process<Lock>::hold(file));
