@@ -20,6 +20,7 @@
 #include "dreadlocks/dreadlocks.hpp"
 #include "dreadlocks/introspection.hpp"
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 
 namespace dlt = dreadlocks_test;
 using namespace std::chrono_literals;

@@ -14,6 +14,7 @@
 
 #include "dreadlocks/introspection.hpp"
 #include "tests/process/process_test_common.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 
 // walkthrough: begin
 #include <fcntl.h>
