@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "dreadlocks/detail/file_fast_mode.hpp"
+#include "dreadlocks/detail/file_list.hpp"
 #include "dreadlocks/detail/file_state.hpp"
 #include "dreadlocks/detail/key_access.hpp"
 #include "dreadlocks/detail/key_view.hpp"
@@ -190,14 +191,10 @@ class file_table {
       open->spellings.clear();
       open->orphaned = true;
       // Kept on a list threaded through the idle list's links, which an
-      // open file does not use.
-      file* const state = open.release();
-      state->newer = nullptr;
-      state->older = orphans_;
-      if (orphans_ != nullptr) orphans_->newer = state;
-      orphans_ = state;
+      // open file does not use (detail/file_list.hpp).
+      orphans_.push_newest(*open.release());
     };
-    while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
+    while (idle_.oldest() != nullptr) forget_idle(*idle_.oldest());
     for (const raced_handle& raced : raced_) {
       raced.target->ops->close(raced.handle);
     }
@@ -213,8 +210,7 @@ class file_table {
   // Drops one user of an orphan; frees it with the last.
   void forget_orphan(file& orphan) noexcept {
     if (--orphan.users != 0) return;
-    (orphan.newer != nullptr ? orphan.newer->older : orphans_) = orphan.older;
-    if (orphan.older != nullptr) orphan.older->newer = orphan.newer;
+    orphans_.unlink(orphan);
     delete &orphan;
   }
 
@@ -222,7 +218,7 @@ class file_table {
   //
   // Forgets the idle files and frees the spares.
   void trim() noexcept {
-    while (idle_oldest_ != nullptr) forget_idle(*idle_oldest_);
+    while (idle_.oldest() != nullptr) forget_idle(*idle_.oldest());
     spare_files_.clear();
     spare_spellings_.clear();
     spare_file_nodes_.clear();
@@ -384,21 +380,14 @@ class file_table {
     }
     owned.release();  // owned by the idle list until wake()
     closed.idle = true;
-    closed.newer = nullptr;
-    closed.older = idle_newest_;
-    if (idle_newest_ != nullptr) idle_newest_->newer = &closed;
-    idle_newest_ = &closed;
-    if (idle_oldest_ == nullptr) idle_oldest_ = &closed;
-    if (++idle_count_ > kIdleFiles) forget_idle(*idle_oldest_);
+    idle_.push_newest(closed);
+    if (idle_.size() > kIdleFiles) forget_idle(*idle_.oldest());
   }
 
   // Takes a file state out of the idle list and returns it, owned.
   std::unique_ptr<file> wake(file& idle) noexcept {
-    (idle.newer != nullptr ? idle.newer->older : idle_newest_) = idle.older;
-    (idle.older != nullptr ? idle.older->newer : idle_oldest_) = idle.newer;
+    idle_.unlink(idle);
     idle.idle = false;
-    idle.newer = idle.older = nullptr;
-    --idle_count_;
     return std::unique_ptr<file>(&idle);
   }
 
@@ -442,9 +431,7 @@ class file_table {
   file_map files_;
   std::unique_ptr<file> unidentified_;
   spelling_map spellings_;
-  file* idle_newest_ = nullptr;
-  file* idle_oldest_ = nullptr;
-  std::size_t idle_count_ = 0;
+  file_list<file> idle_;
   std::vector<std::unique_ptr<file>> spare_files_;
   std::vector<typename spelling_map::node_type> spare_spellings_;
   std::vector<typename file_map::node_type> spare_file_nodes_;
@@ -460,7 +447,7 @@ class file_table {
   std::vector<raced_handle> raced_;
   // The files inherited through fork() that guards still hold (see
   // orphan_all()), linked through `newer` and `older`.
-  file* orphans_ = nullptr;
+  file_list<file> orphans_;
 };
 
 }  // namespace dreadlocks::detail

@@ -1,0 +1,441 @@
+// dreadlocks/detail/policy_checks.hpp
+//
+// The machinery behind dreadlocks/policy_concepts.hpp: each requirement of
+// a policy kind as a clause, probed in order; the first clause a policy
+// does not meet; and the guards' check, one static_assert per clause, of
+// which only the first unmet one fires. The requirements themselves are
+// stated (once) in policy_concepts.hpp.
+
+#ifndef DREADLOCKS_DETAIL_POLICY_CHECKS_HPP_
+#define DREADLOCKS_DETAIL_POLICY_CHECKS_HPP_
+
+#include <type_traits>
+#include <utility>
+
+#include "dreadlocks/detail/detect.hpp"
+#include "dreadlocks/key_form.hpp"
+#include "dreadlocks/lock_options.hpp"
+#include "dreadlocks/lock_request.hpp"
+
+namespace dreadlocks {
+
+namespace detail {
+
+// The requirements, one a clause, in the order they are checked. `met`:
+// none is unmet.
+enum class policy_clause {
+  met,
+  // A ThreadPolicy's and a ProcessPolicy's.
+  hold_type,
+  hold_empty,
+  hold_move,
+  hold_move_assign,
+  acquire,
+  acquire_static,
+  acquire_returns_hold,
+  release,
+  release_static,
+  release_noexcept,
+  // A ProcessPolicy's.
+  native_handle_type,
+  native_handle,
+  native_handle_static,
+  native_handle_returns_handle,
+  native_handle_noexcept,
+  keys,
+  located,
+  locate,
+  thread_key,
+  lock_located,
+  abandon,
+  try_repeat,
+  // A ReentrancyPolicy's.
+  allows_reentry,
+  allows_reentry_static,
+  allows_reentry_returns_bool,
+  allows_reentry_noexcept,
+};
+
+// Probes: each names a valid type exactly when P has what it looks for.
+// `called_*` calls through an object, so that it also finds a non-static
+// member; `static_*` calls through the class, as the guard does;
+// `noexcept_*` also asks that the static call be noexcept (and
+// try_repeat's return bool).
+template <class P>
+using hold_of = typename P::hold;
+template <class P>
+using called_acquire = decltype(std::declval<P&>().acquire(
+    std::declval<const lock_request&>()));
+template <class P>
+using static_acquire =
+    decltype(P::acquire(std::declval<const lock_request&>()));
+template <class P>
+using called_release = decltype(std::declval<P&>().release(
+    std::declval<typename P::hold&>()));
+template <class P>
+using static_release = decltype(P::release(std::declval<typename P::hold&>()));
+template <class P>
+using native_handle_type_of = typename P::native_handle_type;
+template <class P>
+using called_native_handle = decltype(std::declval<P&>().native_handle(
+    std::declval<const typename P::hold&>()));
+template <class P>
+using static_native_handle =
+    decltype(P::native_handle(std::declval<const typename P::hold&>()));
+template <class P>
+using called_allows_reentry = decltype(std::declval<P&>().allows_reentry(
+    std::declval<const lock_options&>()));
+template <class P>
+using static_allows_reentry =
+    decltype(P::allows_reentry(std::declval<const lock_options&>()));
+
+// `keys` as a static key_form, then as a compile-time one (asked only of
+// a static member: a non-static one is a hard error as a template
+// argument).
+template <class P>
+using static_keys =
+    std::enable_if_t<std::is_same_v<decltype(&P::keys), const key_form*>>;
+template <class P>
+using constant_keys = std::integral_constant<key_form, P::keys>;
+
+template <class P>
+constexpr bool keys_are_constant() {
+  if constexpr (is_detected_v<P, static_keys>) {
+    return is_detected_v<P, constant_keys>;
+  } else {
+    return false;
+  }
+}
+
+template <class P>
+using located_of = typename P::located;
+template <class P>
+using static_locate = decltype(P::locate(std::declval<const lock_request&>()));
+template <class P>
+using noexcept_thread_key = std::enable_if_t<noexcept(
+    P::thread_key(std::declval<const typename P::located&>(),
+                  std::declval<const lock_request&>()))>;
+template <class P>
+using thread_key_result =
+    decltype(P::thread_key(std::declval<const typename P::located&>(),
+                           std::declval<const lock_request&>()));
+template <class P>
+using static_lock_located =
+    decltype(P::lock_located(std::declval<typename P::located&>(),
+                             std::declval<const lock_request&>()));
+template <class P>
+using noexcept_abandon = std::enable_if_t<noexcept(
+    P::abandon(std::declval<typename P::located&>()))>;
+template <class P>
+using noexcept_try_repeat = std::enable_if_t<
+    noexcept(P::try_repeat(std::declval<const lock_request&>(),
+                           std::declval<typename P::hold&>())) &&
+    std::is_same_v<decltype(P::try_repeat(std::declval<const lock_request&>(),
+                                          std::declval<typename P::hold&>())),
+                   bool>>;
+
+// Whether a ProcessPolicy declares an optional member by name, in any
+// form (type, static or not, overloaded, template): a class derived from P
+// and from optional_names finds the name twice, an ambiguity, exactly where
+// P declares it. A final class cannot be derived from; of its optional
+// members, only a `located` type is seen.
+struct optional_names {
+  int keys, located, locate, thread_key, lock_located, abandon, try_repeat;
+};
+template <class P>
+struct names_beside : P, optional_names {};
+template <class P>
+using lone_keys = decltype(&names_beside<P>::keys);
+template <class P>
+using lone_located = decltype(&names_beside<P>::located);
+template <class P>
+using lone_locate = decltype(&names_beside<P>::locate);
+template <class P>
+using lone_thread_key = decltype(&names_beside<P>::thread_key);
+template <class P>
+using lone_lock_located = decltype(&names_beside<P>::lock_located);
+template <class P>
+using lone_abandon = decltype(&names_beside<P>::abandon);
+template <class P>
+using lone_try_repeat = decltype(&names_beside<P>::try_repeat);
+
+template <class P>
+constexpr bool derivable_v = std::is_class_v<P> && !std::is_final_v<P>;
+
+template <class P, template <class> class Lone>
+constexpr bool declares() {
+  if constexpr (derivable_v<P>) {
+    return !is_detected_v<P, Lone>;
+  } else {
+    return false;
+  }
+}
+
+template <class P>
+constexpr bool declares_keys() {
+  return declares<P, lone_keys>();
+}
+
+// Whether P declares any member of the locating group.
+template <class P>
+constexpr bool declares_locating() {
+  return is_detected_v<P, located_of> || declares<P, lone_located>() ||
+         declares<P, lone_locate>() || declares<P, lone_thread_key>() ||
+         declares<P, lone_lock_located>() || declares<P, lone_abandon>() ||
+         declares<P, lone_try_repeat>();
+}
+
+template <class P, template <class> class Probe, class T>
+constexpr bool yields() {
+  if constexpr (is_detected_v<P, Probe>) {
+    return std::is_same_v<Probe<P>, T>;
+  } else {
+    return false;
+  }
+}
+
+// The first unmet requirement of those a ThreadPolicy and a ProcessPolicy
+// share (each clause is asked only when the ones before it are met, so it
+// may name what they guarantee).
+template <class P>
+constexpr policy_clause unmet_held_request_clause() {
+  using clause = policy_clause;
+  if constexpr (!is_detected_v<P, hold_of>) {
+    return clause::hold_type;
+  } else if constexpr (!std::is_default_constructible_v<typename P::hold>) {
+    return clause::hold_empty;
+  } else if constexpr (!std::is_nothrow_move_constructible_v<
+                           typename P::hold>) {
+    return clause::hold_move;
+  } else if constexpr (!std::is_nothrow_move_assignable_v<typename P::hold>) {
+    return clause::hold_move_assign;
+  } else if constexpr (!is_detected_v<P, called_acquire>) {
+    return clause::acquire;
+  } else if constexpr (!is_detected_v<P, static_acquire>) {
+    return clause::acquire_static;
+  } else if constexpr (!std::is_same_v<static_acquire<P>, typename P::hold>) {
+    return clause::acquire_returns_hold;
+  } else if constexpr (!is_detected_v<P, called_release>) {
+    return clause::release;
+  } else if constexpr (!is_detected_v<P, static_release>) {
+    return clause::release_static;
+  } else if constexpr (!noexcept(P::release(
+                           std::declval<typename P::hold&>()))) {
+    return clause::release_noexcept;
+  } else {
+    return clause::met;
+  }
+}
+
+template <class P>
+constexpr policy_clause unmet_thread_clause() {
+  return unmet_held_request_clause<P>();
+}
+
+// The first unmet requirement of the locating group, all of it or none.
+template <class P>
+constexpr policy_clause unmet_locating_clause() {
+  using clause = policy_clause;
+  if constexpr (!declares_locating<P>()) {
+    return clause::met;
+  } else if constexpr (!is_detected_v<P, located_of>) {
+    return clause::located;
+  } else if constexpr (!yields<P, static_locate, typename P::located>()) {
+    return clause::locate;
+  } else if constexpr (!yields<P, thread_key_result, const lock_key&>() ||
+                       !is_detected_v<P, noexcept_thread_key>) {
+    return clause::thread_key;
+  } else if constexpr (!yields<P, static_lock_located, typename P::hold>()) {
+    return clause::lock_located;
+  } else if constexpr (!is_detected_v<P, noexcept_abandon>) {
+    return clause::abandon;
+  } else if constexpr (!is_detected_v<P, noexcept_try_repeat>) {
+    return clause::try_repeat;
+  } else {
+    return clause::met;
+  }
+}
+
+template <class P>
+constexpr policy_clause unmet_process_clause() {
+  using clause = policy_clause;
+  if constexpr (unmet_held_request_clause<P>() != clause::met) {
+    return unmet_held_request_clause<P>();
+  } else if constexpr (!is_detected_v<P, native_handle_type_of>) {
+    return clause::native_handle_type;
+  } else if constexpr (!is_detected_v<P, called_native_handle>) {
+    return clause::native_handle;
+  } else if constexpr (!is_detected_v<P, static_native_handle>) {
+    return clause::native_handle_static;
+  } else if constexpr (!std::is_same_v<static_native_handle<P>,
+                                       typename P::native_handle_type>) {
+    return clause::native_handle_returns_handle;
+  } else if constexpr (!noexcept(P::native_handle(
+                           std::declval<const typename P::hold&>()))) {
+    return clause::native_handle_noexcept;
+  } else if constexpr (declares_keys<P>() && !keys_are_constant<P>()) {
+    return clause::keys;
+  } else {
+    return unmet_locating_clause<P>();
+  }
+}
+
+template <class P>
+constexpr policy_clause unmet_reentrancy_clause() {
+  using clause = policy_clause;
+  if constexpr (!is_detected_v<P, called_allows_reentry>) {
+    return clause::allows_reentry;
+  } else if constexpr (!is_detected_v<P, static_allows_reentry>) {
+    return clause::allows_reentry_static;
+  } else if constexpr (!std::is_same_v<static_allows_reentry<P>, bool>) {
+    return clause::allows_reentry_returns_bool;
+  } else if constexpr (!noexcept(P::allows_reentry(
+                           std::declval<const lock_options&>()))) {
+    return clause::allows_reentry_noexcept;
+  } else {
+    return clause::met;
+  }
+}
+
+}  // namespace detail
+
+namespace detail {
+template <class P>
+constexpr key_form process_key_form() noexcept {
+  if constexpr (keys_are_constant<P>()) {
+    return P::keys;
+  } else {
+    return key_form::as_opened;
+  }
+}
+}  // namespace detail
+
+namespace detail {
+
+// The messages of the clauses a ThreadPolicy and a ProcessPolicy share,
+// for the policy kind named `Kind` (a string literal).
+#define DREADLOCKS_DETAIL_HELD_REQUEST_MESSAGES(Kind)                          \
+  static_assert(unmet != policy_clause::hold_type,                            \
+                "dreadlocks: " Kind " must provide hold: a member type, the " \
+                "record of one granted request");                             \
+  static_assert(unmet != policy_clause::hold_empty,                           \
+                "dreadlocks: " Kind " must provide hold: default-"            \
+                "constructible (the empty hold of a guard that owns "         \
+                "nothing)");                                                  \
+  static_assert(unmet != policy_clause::hold_move,                            \
+                "dreadlocks: " Kind " must provide hold: nothrow move-"       \
+                "constructible (guards move without throwing)");              \
+  static_assert(unmet != policy_clause::hold_move_assign,                     \
+                "dreadlocks: " Kind " must provide hold: nothrow move-"       \
+                "assignable (guards move without throwing)");                 \
+  static_assert(unmet != policy_clause::acquire,                              \
+                "dreadlocks: " Kind " must provide acquire: `static hold "    \
+                "acquire(const lock_request&)`");                             \
+  static_assert(unmet != policy_clause::acquire_static,                       \
+                "dreadlocks: " Kind " must provide acquire: as a static "     \
+                "member function (policies are never instantiated)");         \
+  static_assert(unmet != policy_clause::acquire_returns_hold,                 \
+                "dreadlocks: " Kind " must provide acquire: returning "       \
+                "exactly `hold`");                                            \
+  static_assert(unmet != policy_clause::release,                              \
+                "dreadlocks: " Kind " must provide release: `static void "    \
+                "release(hold&) noexcept`");                                  \
+  static_assert(unmet != policy_clause::release_static,                       \
+                "dreadlocks: " Kind " must provide release: as a static "     \
+                "member function (policies are never instantiated)");         \
+  static_assert(unmet != policy_clause::release_noexcept,                     \
+                "dreadlocks: " Kind " must provide release: noexcept (it "    \
+                "runs in destructors, on whichever thread holds the guard)")
+
+// Instantiated, each reports the first requirement its policy does not
+// meet, with the text of the clause, and nothing else.
+template <class P>
+struct thread_policy_check {
+  static constexpr policy_clause unmet = unmet_thread_clause<P>();
+  DREADLOCKS_DETAIL_HELD_REQUEST_MESSAGES("ThreadPolicy");
+};
+
+template <class P>
+struct process_policy_check {
+  static constexpr policy_clause unmet = unmet_process_clause<P>();
+  DREADLOCKS_DETAIL_HELD_REQUEST_MESSAGES("ProcessPolicy");
+  static_assert(unmet != policy_clause::native_handle_type,
+                "dreadlocks: ProcessPolicy must provide native_handle_type: "
+                "a member type, what native_handle() returns");
+  static_assert(unmet != policy_clause::native_handle,
+                "dreadlocks: ProcessPolicy must provide native_handle: "
+                "`static native_handle_type native_handle(const hold&) "
+                "noexcept`");
+  static_assert(unmet != policy_clause::native_handle_static,
+                "dreadlocks: ProcessPolicy must provide native_handle: as a "
+                "static member function (policies are never instantiated)");
+  static_assert(unmet != policy_clause::native_handle_returns_handle,
+                "dreadlocks: ProcessPolicy must provide native_handle: "
+                "returning exactly `native_handle_type`");
+  static_assert(unmet != policy_clause::native_handle_noexcept,
+                "dreadlocks: ProcessPolicy must provide native_handle: "
+                "noexcept (basic_path_lock::native_handle() is)");
+  static_assert(unmet != policy_clause::keys,
+                "dreadlocks: ProcessPolicy must provide keys: if declared, "
+                "as `static constexpr key_form keys`");
+  static_assert(unmet != policy_clause::located,
+                "dreadlocks: ProcessPolicy must provide located: a member "
+                "type, since it declares members of the locating group (all "
+                "six or none; see dreadlocks/policy_concepts.hpp)");
+  static_assert(unmet != policy_clause::locate,
+                "dreadlocks: ProcessPolicy must provide locate: `static "
+                "located locate(const lock_request&)` (locating group)");
+  static_assert(unmet != policy_clause::thread_key,
+                "dreadlocks: ProcessPolicy must provide thread_key: `static "
+                "const lock_key& thread_key(const located&, const "
+                "lock_request&) noexcept` (locating group)");
+  static_assert(unmet != policy_clause::lock_located,
+                "dreadlocks: ProcessPolicy must provide lock_located: "
+                "`static hold lock_located(located&, const lock_request&)` "
+                "(locating group)");
+  static_assert(unmet != policy_clause::abandon,
+                "dreadlocks: ProcessPolicy must provide abandon: `static "
+                "void abandon(located&) noexcept` (locating group)");
+  static_assert(unmet != policy_clause::try_repeat,
+                "dreadlocks: ProcessPolicy must provide try_repeat: `static "
+                "bool try_repeat(const lock_request&, hold&) noexcept` "
+                "(locating group)");
+};
+
+#undef DREADLOCKS_DETAIL_HELD_REQUEST_MESSAGES
+
+template <class P>
+struct reentrancy_policy_check {
+  static constexpr policy_clause unmet = unmet_reentrancy_clause<P>();
+  static_assert(unmet != policy_clause::allows_reentry,
+                "dreadlocks: ReentrancyPolicy must provide allows_reentry: "
+                "`static bool allows_reentry(const lock_options&) noexcept`");
+  static_assert(unmet != policy_clause::allows_reentry_static,
+                "dreadlocks: ReentrancyPolicy must provide allows_reentry: as "
+                "a static member function (policies are never instantiated)");
+  static_assert(unmet != policy_clause::allows_reentry_returns_bool,
+                "dreadlocks: ReentrancyPolicy must provide allows_reentry: "
+                "returning exactly `bool`");
+  static_assert(unmet != policy_clause::allows_reentry_noexcept,
+                "dreadlocks: ReentrancyPolicy must provide allows_reentry: "
+                "noexcept (it is asked on every acquisition)");
+};
+
+// check_policies()
+//
+// The check of the guards (basic_path_lock, basic_path_mutex,
+// basic_multi_path_lock): static_assert(check_policies<T, P, R>()) reports
+// the first unmet requirement of each policy, and passes itself.
+template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
+constexpr bool check_policies() {
+  return sizeof(thread_policy_check<ThreadPolicy>) +
+             sizeof(process_policy_check<ProcessPolicy>) +
+             sizeof(reentrancy_policy_check<ReentrancyPolicy>) >
+         0;
+}
+
+}  // namespace detail
+
+}  // namespace dreadlocks
+
+#endif  // DREADLOCKS_DETAIL_POLICY_CHECKS_HPP_
