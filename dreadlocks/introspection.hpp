@@ -28,19 +28,19 @@
 #include "dreadlocks/platform.hpp"
 
 namespace dreadlocks {
-namespace introspection {
 
-namespace registries {
-inline detail::thread_registry& threads() {
-  return detail::thread_registry::instance();
-}
+// The registries the functions below read: internal, so under detail.
+namespace detail::registries {
+// The process's thread-level key table.
+inline thread_registry& threads() { return thread_registry::instance(); }
 // The registry of the platform's lock files, which every file-backed
 // primitive shipped here shares (a primitive with other handle types, such
 // as a lock service, has a registry of its own).
-using file_registry =
-    detail::process_registry_for<default_process_lock::primitive>;
+using file_registry = process_registry_for<default_process_lock::primitive>;
 inline file_registry& processes() { return file_registry::instance(); }
-}  // namespace registries
+}  // namespace detail::registries
+
+namespace introspection {
 
 // held_thread_keys()
 //
@@ -48,7 +48,9 @@ inline file_registry& processes() { return file_registry::instance(); }
 // the thread level, in any mode, however often each is held.
 // Returns 0 when no thread-level lock is held or asked for. Never throws
 // (beyond std::system_error from std::mutex).
-inline std::size_t held_thread_keys() { return registries::threads().size(); }
+inline std::size_t held_thread_keys() {
+  return detail::registries::threads().size();
+}
 
 // thread_key_entries()
 //
@@ -59,7 +61,7 @@ inline std::size_t held_thread_keys() { return registries::threads().size(); }
 // Returns that count. Never throws (beyond std::system_error from
 // std::mutex).
 inline std::size_t thread_key_entries() {
-  return registries::threads().entries();
+  return detail::registries::threads().entries();
 }
 
 // first_sweep_entries
@@ -77,7 +79,7 @@ inline constexpr std::size_t first_sweep_entries =
 // Returns 0 when no process-level lock is held or asked for. Never throws
 // (beyond std::system_error from std::mutex).
 inline std::size_t open_lock_files() {
-  return registries::processes().open_files();
+  return detail::registries::processes().open_files();
 }
 
 // trim()
@@ -88,8 +90,8 @@ inline std::size_t open_lock_files() {
 // checks that want only live state left.
 // Returns nothing. Never throws (beyond std::system_error from std::mutex).
 inline void trim() {
-  registries::processes().trim();
-  registries::threads().trim();
+  detail::registries::processes().trim();
+  detail::registries::threads().trim();
 }
 
 }  // namespace introspection

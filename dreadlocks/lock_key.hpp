@@ -41,7 +41,11 @@ struct key_access;
 // size of the text, and the library itself only needs the text).
 class lock_key {
  public:
+  // The character type of the OS's paths (std::filesystem::path's: char
+  // on POSIX).
   using value_type = std::filesystem::path::value_type;
+
+  // A view of a key's text, as native() returns it.
   using string_view_type = std::basic_string_view<value_type>;
 
   // lock_key()
@@ -75,21 +79,30 @@ class lock_key {
     return lock_key(native(), operation, form);
   }
 
+  // Shares `other`'s block: one more reference, no copy of the text.
   lock_key(const lock_key& other) noexcept : block_(other.block_) {
     if (block_ != nullptr) block_->add_reference();
   }
+
+  // Takes over `other`'s block; `other` is then empty (a moved-from key).
   lock_key(lock_key&& other) noexcept
       : block_(std::exchange(other.block_, nullptr)) {}
+
+  // Drops this key's reference and shares `other`'s block.
   lock_key& operator=(const lock_key& other) noexcept {
     lock_key copy(other);
     std::swap(block_, copy.block_);
     return *this;
   }
+
+  // Drops this key's reference and takes over `other`'s block; `other` is
+  // then empty (a moved-from key).
   lock_key& operator=(lock_key&& other) noexcept {
     lock_key taken(std::move(other));
     std::swap(block_, taken.block_);
     return *this;
   }
+
   ~lock_key() {
     if (block_ != nullptr) block_->drop_reference();
   }

@@ -100,7 +100,9 @@ enum class lock_status : std::uint8_t {
 // std::error_code (whose default constructor calls std::system_category()):
 // a lock that succeeds pays nothing for the error it does not have.
 struct os_error {
+  // The error number, in `category`; 0 for no error.
   int value = 0;
+
   // nullptr: std::generic_category() (errno values).
   const std::error_category* category = nullptr;
 
@@ -117,7 +119,12 @@ struct os_error {
 //
 // A status and, for anything but `acquired`, the OS error behind it.
 struct lock_result {
+  // What set() came to.
   lock_status status;
+
+  // The OS error behind any status but `acquired`: the std::system_error the
+  // registry throws for `failed` (or `unsupported` with no fallback) carries
+  // it.
   os_error error{};
 };
 
@@ -127,7 +134,12 @@ struct lock_result {
 // would mislead, a note the registry puts after the path in parentheses
 // (for example "a dangling symlink; its target is not created").
 struct open_failure {
+  // The OS error that stopped open(): the std::system_error the registry
+  // throws carries it.
   os_error error{};
+
+  // The text the registry's message adds after the path, in parentheses;
+  // nullptr for none.
   const char* note = nullptr;
 };
 

@@ -17,25 +17,48 @@ namespace dreadlocks {
 
 // lock_request
 //
-// One acquisition as a policy sees it. `key` is what to lock;
-// `reentry_allowed` is the ReentrancyPolicy's verdict for these options;
-// `deadline` is `no_deadline` unless the request is timed, and `timeout`
-// then the duration it was computed from (for messages); `operation` names
-// the public call (e.g. "basic_path_lock::basic_path_lock") for error
-// messages; `named`, when set, is the key of the path the user gave, where
-// `key` is another spelling of its file (the thread level of a guard keyed
-// by the file): messages name path(), never `key` directly.
+// One acquisition as a policy sees it: what to lock, in which mode, how long
+// to wait, and what to name in errors. Messages name path(), never `key`
+// directly.
 struct lock_request {
+  // The clock deadlines are read on.
   using clock = std::chrono::steady_clock;
+
+  // The deadline of a request that is not timed: the clock's last time
+  // point.
   static constexpr clock::time_point no_deadline = clock::time_point::max();
 
+  // The key to lock: the user's path as the guard folded it, or, at the
+  // thread level of a guard keyed by the file, the file's thread key.
   const lock_key& key;
+
+  // True for a shared lock, false for an exclusive one.
   bool shared;
+
+  // False to be refused at once rather than wait (as a zero or negative
+  // timeout asks too); see may_wait().
   bool blocking;
+
+  // The ReentrancyPolicy's verdict for these options: true grants a thread's
+  // request for a key it already holds, false refuses it with
+  // recursive_deadlock_error.
   bool reentry_allowed;
+
+  // Where a timed wait ends: `no_deadline` unless the request is timed (a
+  // timeout past the clock's range waits forever); see timed().
   clock::time_point deadline;
+
+  // The timeout the request was given, which `deadline` is computed from,
+  // for messages; zero for none (or a request that does not wait).
   clock::duration timeout;
+
+  // The public call the request comes from (e.g.
+  // "basic_path_lock::basic_path_lock"), for error messages.
   const char* operation;
+
+  // The key of the path the user gave, where `key` is another spelling of
+  // its file (the thread level of a guard keyed by the file); nullptr
+  // otherwise.
   const lock_key* named = nullptr;
 
   // path()

@@ -136,11 +136,9 @@ namespace dreadlocks {
 template <class P>
 inline constexpr bool is_thread_policy_v =
     detail::unmet_thread_clause<P>() == detail::policy_clause::met;
-
 template <class P>
 inline constexpr bool is_process_policy_v =
     detail::unmet_process_clause<P>() == detail::policy_clause::met;
-
 template <class P>
 inline constexpr bool is_reentrancy_policy_v =
     detail::unmet_reentrancy_clause<P>() == detail::policy_clause::met;

@@ -42,11 +42,15 @@ namespace dreadlocks {
 // primitive of one's own derives from it and adds set() and the traits
 // (docs/primitives.md).
 struct posix_file_primitive {
+  // A descriptor, -1 for none, and the file's (device, inode) with its hash:
+  // the types of a LockPrimitive (dreadlocks/lock_primitive.hpp).
   using native_handle_type = int;
   static constexpr native_handle_type invalid_handle = -1;
   using resource_id = detail::file_id;
   using resource_id_hash = detail::file_id_hash;
 
+  // Opens or creates the lock file `key` names, as above; a dangling symlink
+  // fails with ENOENT and a note (LockPrimitive's open()).
   static native_handle_type open(const lock_key& key,
                                  open_failure& failure) noexcept {
     int error = 0;
@@ -60,16 +64,21 @@ struct posix_file_primitive {
     return opened;
   }
 
+  // Reads the open file's (device, inode) with fstat(2), `error` set to the
+  // errno value when it cannot (LockPrimitive's identify()).
   static bool identify(native_handle_type handle, resource_id& id,
                        os_error& error) noexcept {
     return detail::identify_file(handle, id, error.value);
   }
 
+  // Reads the (device, inode) of the file `key` names with stat(2),
+  // following symlinks; false when it cannot (LockPrimitive's identify()).
   static bool identify(const lock_key& key, resource_id& id) noexcept {
     int ignored = 0;
     return detail::identify_path(key.c_str(), id, ignored);
   }
 
+  // Closes the descriptor, not retrying EINTR (LockPrimitive's close()).
   static void close(native_handle_type handle) noexcept {
     detail::close_file(handle);
   }
@@ -83,8 +92,12 @@ struct posix_file_primitive {
 // waits keeps the shared lock; the kernel refuses a wait that would close a
 // cycle of waiting processes (recursive_deadlock_error).
 struct fcntl_primitive : posix_file_primitive {
+  // True: closing any descriptor of the file releases the process's classic
+  // lock (LockPrimitive's closing_any_releases).
   static constexpr bool closing_any_releases = true;
 
+  // Sets the classic lock to `to` with F_SETLK, or F_SETLKW with `wait`
+  // (LockPrimitive's set()).
   static lock_result set(native_handle_type handle, primitive_mode,
                          primitive_mode to, bool wait) noexcept {
     return detail::set_record_lock(handle, false, to, wait);
@@ -100,9 +113,17 @@ struct fcntl_primitive : posix_file_primitive {
 // them. Where the kernel refuses them, the file (and every file opened
 // after it) falls back to fcntl_primitive.
 struct ofd_primitive : posix_file_primitive {
+  // False: closing another descriptor of the file leaves an OFD lock alone
+  // (LockPrimitive's closing_any_releases).
   static constexpr bool closing_any_releases = false;
+
+  // Classic locks, for a file on which the kernel refuses OFD locks and the
+  // files opened after it (LockPrimitive's fallback).
   using fallback = fcntl_primitive;
 
+  // Sets the OFD lock to `to` with F_OFD_SETLK, or F_OFD_SETLKW with `wait`;
+  // `unsupported` when the kernel refuses it with EINVAL (LockPrimitive's
+  // set()).
   static lock_result set(native_handle_type handle, primitive_mode,
                          primitive_mode to, bool wait) noexcept {
     return detail::set_record_lock(handle, true, to, wait);
@@ -124,8 +145,12 @@ struct ofd_primitive : posix_file_primitive {
 // `failed` with ENOLCK). Downgrades never conflict and keep the file
 // locked. The kernel detects no deadlock between flock(2) waiters.
 struct flock_primitive : posix_file_primitive {
+  // False: closing another descriptor of the file leaves a flock(2) lock
+  // alone (LockPrimitive's closing_any_releases).
   static constexpr bool closing_any_releases = false;
 
+  // Sets the flock(2) lock to `to`, retaking the shared lock after a refused
+  // or failed upgrade as above (LockPrimitive's set()).
   static lock_result set(native_handle_type handle, primitive_mode from,
                          primitive_mode to, bool wait) noexcept {
     const lock_result result = detail::set_flock(handle, to, wait);

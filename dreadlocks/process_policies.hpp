@@ -49,8 +49,13 @@ namespace dreadlocks {
 // (one file, one lock). native_handle() returns the primitive's handle.
 template <class Primitive>
 struct file_process_lock {
+  // The LockPrimitive the files are locked with.
   using primitive = Primitive;
+
+  // The primitive's handle: what native_handle() returns.
   using native_handle_type = typename Primitive::native_handle_type;
+
+  // The process's registry of the primitive's files (internal).
   using registry = detail::process_registry_for<Primitive>;
 
   struct hold {
@@ -71,14 +76,21 @@ struct file_process_lock {
     held.granted.target = nullptr;
   }
 
+  // Returns the file's handle, Primitive::invalid_handle for an empty hold
+  // (ProcessPolicy's native_handle(), dreadlocks/policy_concepts.hpp).
   static native_handle_type native_handle(const hold& held) noexcept {
     const auto* file = held.granted.target;
     return file == nullptr ? Primitive::invalid_handle : file->handle;
   }
 
-  // The steps of a guard keyed by the file (see the top of this file).
+  // A file found or opened for one request and counted as one of its users:
+  // the steps of a guard keyed by the file (ProcessPolicy's locating group,
+  // dreadlocks/policy_concepts.hpp) follow.
   using located = typename registry::located_file;
 
+  // Grants, without the registry's mutex or a system call, a reentrant
+  // repeat of a mode the calling thread alone holds on the file the
+  // request's key opened; false for anything else (the group's try_repeat()).
   static bool try_repeat(const lock_request& request, hold& granted) noexcept {
     const detail::thread_tag self = detail::this_thread_tag();
     typename registry::held_file file;
@@ -87,21 +99,30 @@ struct file_process_lock {
     return true;
   }
 
+  // Finds the file, or opens it with Primitive (no OS lock yet), and counts
+  // the request as one of its users (the group's locate()).
   static located locate(const lock_request& request) {
     return registry::template locate<Primitive>(request);
   }
 
+  // Returns the key of the spelling that opened the file, the same for every
+  // spelling while the file has users (the group's thread_key()).
   static const lock_key& thread_key(const located& file,
                                     const lock_request& request) noexcept {
     return registry::thread_key(file, request);
   }
 
+  // Takes the OS lock on the located file for the calling thread, as
+  // acquire() does, using up the request's use of it either way (the group's
+  // lock_located()).
   static hold lock_located(located& file, const lock_request& request) {
     const detail::thread_tag self = detail::this_thread_tag();
     return hold{registry::lock_located(file, request, self), self,
                 request.shared};
   }
 
+  // Drops the request's use of the file, closing it if nobody else uses it
+  // (the group's abandon()).
   static void abandon(located& file) noexcept { registry::abandon(file); }
 };
 
