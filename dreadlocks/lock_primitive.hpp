@@ -57,6 +57,11 @@
 //     resource on which set() returned `unsupported` (and for every resource
 //     opened after that, in this process).
 //
+// file_process_lock<P> checks these, one requirement at a time, in this
+// order: its first error names the first member P lacks or gets wrong
+// ("dreadlocks: LockPrimitive must provide set: ...";
+// detail/primitive_check.hpp).
+//
 // The registry calls these under its mutex, except a set() with `wait`,
 // which it calls without (so a primitive must tolerate set() on one handle
 // from two threads: a waiting one, and one that lowers the lock or asks

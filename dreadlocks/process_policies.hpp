@@ -32,6 +32,7 @@
 
 #include <fcntl.h>
 
+#include "dreadlocks/detail/primitive_check.hpp"
 #include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/lock_request.hpp"
@@ -49,6 +50,10 @@ namespace dreadlocks {
 // (one file, one lock). native_handle() returns the primitive's handle.
 template <class Primitive>
 struct file_process_lock {
+  // Stops at the first requirement of dreadlocks/lock_primitive.hpp that
+  // Primitive does not meet, naming it.
+  static_assert(sizeof(detail::primitive_check<Primitive>) > 0);
+
   // The LockPrimitive the files are locked with.
   using primitive = Primitive;
 
