@@ -7,7 +7,7 @@
 // checks that the page shows this very code, so the two cannot drift.
 
 #define BOOST_TEST_MODULE user_primitive_test
-#include <boost/test/included/unit_test.hpp>
+#include <boost/test/unit_test.hpp>
 #include <fstream>
 #include <sstream>
 #include <string>
