@@ -161,13 +161,19 @@ BOOST_AUTO_TEST_CASE(waiter_is_granted_on_release) {
   BOOST_TEST_REQUIRE(other.wait_settled() == attempt::granted);
   BOOST_TEST(dlt::try_lock_once<first_byte_lock>(file, dlt::mode(false, false)) ==
              attempt::process_would_block);
+  // Boost.Test is not thread-safe: the releasing thread only notes what
+  // it saw; the main thread asserts once it has joined.
+  bool seen_waiting = false;
+  bool released = false;
   std::thread releaser([&] {
-    BOOST_TEST(dlt::wait_for_blocked_requests(file, 1));
-    BOOST_TEST(dlt::exited_ok(other.release_and_exit()));
+    seen_waiting = dlt::wait_for_blocked_requests(file, 1);
+    released = other.release_and_exit().ok();
   });
   {
     first_byte_lock writer(file, dlt::mode(false));
     BOOST_TEST(writer.owns_lock());
   }
   releaser.join();
+  BOOST_TEST(seen_waiting);
+  BOOST_TEST(released);
 }
