@@ -52,6 +52,15 @@
 //     the resource is closed.
 //
 // Optional:
+//   static lock_result P::set_until(native_handle_type handle,
+//                                   primitive_mode from, primitive_mode to,
+//                                   primitive_deadline deadline) noexcept;
+//     Raises the lock through `handle` from `from` to `to`, waiting in the
+//     kernel at most until `deadline`; the same results and guarantees as
+//     set() with `wait`, and would_block once the deadline has passed. It
+//     may return would_block earlier when it cannot wait here (the registry
+//     then pauses and asks again). Without it, a timed request polls: the
+//     registry asks set() without waiting, with pauses of 1 to 16 ms.
 //   typename P::fallback
 //     A primitive with the same handle, id and hash types, used for a
 //     resource on which set() returned `unsupported` (and for every resource
@@ -62,8 +71,8 @@
 // ("dreadlocks: LockPrimitive must provide set: ...";
 // detail/primitive_check.hpp).
 //
-// The registry calls these under its mutex, except a set() with `wait`,
-// which it calls without (so a primitive must tolerate set() on one handle
+// The registry calls these under its mutex, except a set() with `wait` and
+// set_until(), which it calls without (so a primitive must tolerate set() on one handle
 // from two threads: a waiting one, and one that lowers the lock or asks
 // without waiting; the registry asks nothing that would undo the waiting
 // request's grant).
@@ -74,10 +83,17 @@
 #ifndef DREADLOCKS_LOCK_PRIMITIVE_HPP_
 #define DREADLOCKS_LOCK_PRIMITIVE_HPP_
 
+#include <chrono>
 #include <cstdint>
 #include <system_error>
 
 namespace dreadlocks {
+
+// primitive_deadline
+//
+// When a primitive's set_until() stops waiting: a point on the steady clock,
+// the clock every deadline of the library is read on.
+using primitive_deadline = std::chrono::steady_clock::time_point;
 
 // primitive_mode
 //

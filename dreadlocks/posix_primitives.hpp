@@ -128,6 +128,20 @@ struct ofd_primitive : posix_file_primitive {
                          primitive_mode to, bool wait) noexcept {
     return detail::set_record_lock(handle, true, to, wait);
   }
+
+#if DREADLOCKS_HAS_TIMED_KERNEL_WAIT
+  // Raises the OFD lock to `to`, waiting with F_OFD_SETLKW in a task that
+  // shares the descriptor and is killed at `deadline`: no polling, no
+  // signal (LockPrimitive's set_until(); detail/timed_kernel_wait.hpp).
+  static lock_result set_until(native_handle_type handle,
+                               primitive_mode from, primitive_mode to,
+                               primitive_deadline deadline) noexcept {
+    struct ::flock request = detail::whole_file_request(to);
+    return detail::set_in_task_until(
+        {SYS_fcntl, {handle, F_OFD_SETLKW, reinterpret_cast<long>(&request)}},
+        deadline, [&] { return set(handle, from, to, false); });
+  }
+#endif
 };
 #endif
 
@@ -165,6 +179,21 @@ struct flock_primitive : posix_file_primitive {
     }
     return result;
   }
+
+#if DREADLOCKS_HAS_TIMED_KERNEL_WAIT
+  // Raises the flock(2) lock to `to`, waiting in a task that shares the
+  // descriptor and is killed at `deadline`, as ofd_primitive does; an
+  // upgrade that expires is retaken shared as set() does
+  // (LockPrimitive's set_until()).
+  static lock_result set_until(native_handle_type handle,
+                               primitive_mode from, primitive_mode to,
+                               primitive_deadline deadline) noexcept {
+    const long operation = to == primitive_mode::shared ? LOCK_SH : LOCK_EX;
+    return detail::set_in_task_until(
+        {SYS_flock, {handle, operation, 0}}, deadline,
+        [&] { return set(handle, from, to, false); });
+  }
+#endif
 };
 
 }  // namespace dreadlocks

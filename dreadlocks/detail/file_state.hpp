@@ -78,18 +78,25 @@ template <class Handle>
 struct primitive_ops {
   using set_function = lock_result (*)(Handle, primitive_mode, primitive_mode,
                                        bool) noexcept;
+  using set_until_function = lock_result (*)(Handle, primitive_mode,
+                                             primitive_mode,
+                                             primitive_deadline) noexcept;
   using close_function = void (*)(Handle) noexcept;
 
-  constexpr primitive_ops(set_function set_lock, close_function close_handle,
-                          bool closing_releases, Handle invalid,
+  constexpr primitive_ops(set_function set_lock,
+                          set_until_function set_lock_until,
+                          close_function close_handle, bool closing_releases,
+                          Handle invalid,
                           const primitive_ops* fallback_ops) noexcept
       : set(set_lock),
+        set_until(set_lock_until),
         close(close_handle),
         closing_any_releases(closing_releases),
         invalid_handle(invalid),
         fallback(fallback_ops) {}
 
   set_function set;
+  set_until_function set_until;  // nullptr: timed requests poll
   close_function close;
   bool closing_any_releases;
   Handle invalid_handle;
@@ -111,16 +118,30 @@ template <class P>
 using primitive_fallback_probe = typename P::fallback;
 
 template <class P>
+using primitive_set_until_probe = decltype(&P::set_until);
+
+template <class P>
 struct primitive_ops_holder;
 
 // primitive_ops_of<P>: the one primitive_ops of primitive P.
 template <class P>
 inline DREADLOCKS_CONSTINIT primitive_ops<typename P::native_handle_type>
-    primitive_ops_of{&P::set, &P::close, P::closing_any_releases,
-                     P::invalid_handle, primitive_ops_holder<P>::fallback()};
+    primitive_ops_of{&P::set, primitive_ops_holder<P>::set_until(), &P::close,
+                     P::closing_any_releases, P::invalid_handle,
+                     primitive_ops_holder<P>::fallback()};
 
 template <class P>
 struct primitive_ops_holder {
+  static constexpr
+      typename primitive_ops<typename P::native_handle_type>::set_until_function
+      set_until() noexcept {
+    if constexpr (is_detected_v<P, primitive_set_until_probe>) {
+      return &P::set_until;
+    } else {
+      return nullptr;
+    }
+  }
+
   static constexpr const primitive_ops<typename P::native_handle_type>*
   fallback() noexcept {
     if constexpr (is_detected_v<P, primitive_fallback_probe>) {

@@ -7,8 +7,9 @@
 // another process:
 // - Raising the OS lock (raise_os_lock()) asks the primitive without
 //   waiting, under the mutex, when that may succeed; to wait, the thread
-//   marks the file "in transition", waits in the kernel without the mutex,
-//   and other threads that need the OS lock to change meanwhile wait
+//   marks the file "in transition", waits in the kernel without the mutex
+//   (a timed request too, where the primitive bounds the wait with
+//   set_until(); it polls elsewhere), and other threads that need the OS lock to change meanwhile wait
 //   in-process for the transition to end, rather than queue a second
 //   request on the same handle.
 // - Lowering it (lower_os_lock()) never waits, so a release does it at
@@ -117,9 +118,10 @@ void try_beside_transition(File& file, const lock_request& request,
   }
 }
 
-// A timed request polls: the kernel has no timed lock wait, and a timer
-// signal to interrupt a waiting lock call would be the application's to
-// give. The pause doubles from 1 ms up to 16 ms, so a long wait costs a
+// A timed request polls where the primitive cannot bound a kernel wait
+// (no set_until(), or it could not start its task): the kernel has no timed
+// lock wait, and a timer signal to interrupt a waiting lock call would be
+// the application's to give. The pause doubles from 1 ms up to 16 ms, so a long wait costs a
 // few system calls per 16 ms (well under 1% of a core), and never
 // overshoots the deadline. Returns the next pause.
 inline std::chrono::microseconds pause_before_retry(
@@ -164,13 +166,15 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
       if (!ended) throw_would_block(request);
       continue;
     }
-    if (!request.may_wait() || request.timed()) {
+    // A timed request waits in the kernel as an untimed one does where the
+    // primitive can bound the wait (set_until()); it polls elsewhere.
+    const bool polls = request.timed() && file.ops->set_until == nullptr;
+    if (!request.may_wait() || polls) {
       // A call without waiting never blocks, so the mutex may stay held.
       const lock_result result = file.set_os_lock(wanted, false);
       if (result.status == lock_status::acquired) {
         file.os_lock = wanted;
-      } else if (result.status == lock_status::would_block &&
-                 request.timed() &&
+      } else if (result.status == lock_status::would_block && polls &&
                  lock_request::clock::now() < request.deadline) {
         pause = pause_before_retry(lock, pause, request.deadline);
       } else {
@@ -203,7 +207,10 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
     file.changed_in_transition = false;
     const primitive_mode from = file.os_lock;
     lock.unlock();
-    lock_result result = file.ops->set(file.handle, from, wanted, true);
+    lock_result result =
+        request.timed()
+            ? file.ops->set_until(file.handle, from, wanted, request.deadline)
+            : file.ops->set(file.handle, from, wanted, true);
     lock.lock();
     file.in_transition = false;
     if (file.waiters != 0) file.changed->notify_all();
@@ -219,6 +226,11 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
     }
     if (result.status == lock_status::acquired) {
       file.os_lock = granted;
+    } else if (result.status == lock_status::would_block && request.timed() &&
+               lock_request::clock::now() < request.deadline) {
+      // set_until() could not wait here (detail/timed_kernel_wait.hpp):
+      // poll, as a primitive without it does.
+      pause = pause_before_retry(lock, pause, request.deadline);
     } else {
       after_refusal(file, request, result);
     }

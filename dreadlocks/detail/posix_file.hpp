@@ -20,6 +20,7 @@
 #include <functional>
 #include <system_error>
 
+#include "dreadlocks/detail/timed_kernel_wait.hpp"
 #include "dreadlocks/lock_primitive.hpp"
 
 namespace dreadlocks::detail {
@@ -155,6 +156,19 @@ inline void close_file(native_file file) noexcept { ::close(file); }
 // The error of a failed POSIX call.
 constexpr os_error posix_error(int error) noexcept { return {error, nullptr}; }
 
+// The request for an fcntl lock of `mode` (none unlocks) over the whole
+// file, however it grows.
+inline struct ::flock whole_file_request(primitive_mode mode) noexcept {
+  struct ::flock request {};
+  request.l_type = mode == primitive_mode::none     ? F_UNLCK
+                   : mode == primitive_mode::shared ? F_RDLCK
+                                                    : F_WRLCK;
+  request.l_whence = SEEK_SET;
+  request.l_start = 0;
+  request.l_len = 0;  // to the end of the file
+  return request;
+}
+
 // Sets the whole-file fcntl record lock of `file` to `mode` (none unlocks):
 // an open-file-description lock with `ofd`, a classic one without. With
 // `wait`, blocks until granted, retrying EINTR; without, returns
@@ -162,13 +176,7 @@ constexpr os_error posix_error(int error) noexcept { return {error, nullptr}; }
 // that must wait keeps the shared lock while it waits.
 inline lock_result set_record_lock(native_file file, bool ofd,
                                    primitive_mode mode, bool wait) noexcept {
-  struct ::flock request {};
-  request.l_type = mode == primitive_mode::none     ? F_UNLCK
-                   : mode == primitive_mode::shared ? F_RDLCK
-                                                    : F_WRLCK;
-  request.l_whence = SEEK_SET;
-  request.l_start = 0;
-  request.l_len = 0;  // to the end of the file, however it grows
+  struct ::flock request = whole_file_request(mode);
   int command = wait ? F_SETLKW : F_SETLK;
 #if defined(F_OFD_SETLK)
   if (ofd) command = wait ? F_OFD_SETLKW : F_OFD_SETLK;
@@ -191,6 +199,27 @@ inline lock_result set_record_lock(native_file file, bool ofd,
     return {lock_status::failed, posix_error(error)};
   }
 }
+
+#if DREADLOCKS_HAS_TIMED_KERNEL_WAIT
+// Raises the OFD or flock(2) lock of a descriptor by `call` (its blocking
+// request), made in a task of its own that waits at most until `deadline`
+// (detail/timed_kernel_wait.hpp). Unless the task was granted the lock,
+// asks again without waiting through `ask_now` (the primitive's set()): the
+// lock belongs to the open file description, so that answer covers a grant
+// made just before the task was killed. would_block: not granted by the
+// deadline, or no task could wait here (the caller pauses and asks again).
+template <class AskNow>
+lock_result set_in_task_until(const kernel_call& call,
+                              primitive_deadline deadline,
+                              AskNow&& ask_now) noexcept {
+  long result = -EINTR;
+  if (wait_in_task_until(call, deadline, result) == task_outcome::returned &&
+      result == 0) {
+    return {lock_status::acquired, {}};
+  }
+  return ask_now();
+}
+#endif
 
 // Sets the flock(2) lock of `file` to `mode` (none unlocks), retrying EINTR;
 // without `wait`, returns would_block at once.

@@ -31,6 +31,7 @@ enum class primitive_clause {
   set,
   close,
   closing_any_releases,
+  set_until,
   fallback,
 };
 
@@ -80,6 +81,16 @@ using primitive_close_call = std::enable_if_t<
 template <class P>
 using primitive_releases_of = decltype(P::closing_any_releases);
 template <class P>
+using primitive_set_until_name = decltype(&P::set_until);
+template <class P>
+using primitive_set_until_call = std::enable_if_t<
+    noexcept(P::set_until(std::declval<typename P::native_handle_type>(),
+                          primitive_mode::none, primitive_mode::none,
+                          std::declval<primitive_deadline>())),
+    decltype(P::set_until(std::declval<typename P::native_handle_type>(),
+                          primitive_mode::none, primitive_mode::none,
+                          std::declval<primitive_deadline>()))>;
+template <class P>
 using primitive_fallback_of = typename P::fallback;
 
 // True when the call `Call` probes is valid for P, noexcept, and returns
@@ -127,6 +138,10 @@ constexpr primitive_clause unmet_primitive_clause() {
     return clause::closing_any_releases;
   } else if constexpr (!std::is_same_v<primitive_releases_of<P>, const bool>) {
     return clause::closing_any_releases;
+  } else if constexpr (is_detected_v<P, primitive_set_until_name> &&
+                       !noexcept_call_returning<P, primitive_set_until_call,
+                                                lock_result>()) {
+    return clause::set_until;
   } else if constexpr (is_detected_v<P, primitive_fallback_of>) {
     using F = typename P::fallback;
     if constexpr (unmet_primitive_clause<F>() != clause::met) {
@@ -181,6 +196,11 @@ struct primitive_check {
   static_assert(unmet != primitive_clause::closing_any_releases,
                 "dreadlocks: LockPrimitive must provide closing_any_releases: "
                 "`static constexpr bool closing_any_releases`");
+  static_assert(unmet != primitive_clause::set_until,
+                "dreadlocks: LockPrimitive must provide set_until: if "
+                "declared, `static lock_result set_until(native_handle_type, "
+                "primitive_mode, primitive_mode, primitive_deadline) "
+                "noexcept`");
   static_assert(unmet != primitive_clause::fallback,
                 "dreadlocks: LockPrimitive must provide fallback: if "
                 "declared, a LockPrimitive with the same handle and id types");

@@ -31,6 +31,14 @@ struct broken : opens {
     return {dreadlocks::lock_status::acquired};
   }
 };
+#elif defined(BROKEN_SET_UNTIL)
+// set_until() takes a duration, not a deadline.
+struct broken : dreadlocks::ofd_primitive {
+  static lock_result set_until(native_handle_type, primitive_mode,
+                               primitive_mode, long) noexcept {
+    return {dreadlocks::lock_status::acquired};
+  }
+};
 #elif defined(BROKEN_OPEN)
 // open() takes the wrong arguments.
 struct broken : dreadlocks::fcntl_primitive {

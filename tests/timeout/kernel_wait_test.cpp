@@ -1,0 +1,208 @@
+// tests/timeout/kernel_wait_test.cpp
+//
+// Timed process-level waits on OFD and flock(2) locks wait in the kernel,
+// as untimed ones do (detail/timed_kernel_wait.hpp), and leave nothing
+// behind when they expire: no descriptor, hold, kernel request or task. A
+// polling waiter is never seen in the kernel's queue (/proc/locks "->"), so
+// the first case fails on a registry that polls.
+
+#define BOOST_TEST_MODULE kernel_wait_test
+#include <dirent.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "dreadlocks/dreadlocks.hpp"
+#include "tests/support/holder.hpp"
+#include "tests/support/nothing_left_behind.hpp"
+#include "tests/support/proc_locks.hpp"
+#include "tests/support/scenario_locks.hpp"
+#include "tests/support/temp_path.hpp"
+#include "tests/support/watchdog.hpp"
+#include "tests/timeout/wait_support.hpp"
+
+using dreadlocks_test::nothing_left_behind;
+BOOST_TEST_GLOBAL_FIXTURE(nothing_left_behind);
+
+namespace dlt = dreadlocks_test;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The guards whose process level can bound a kernel wait: the aliases (OFD
+// locks) and the same compositions over flock(2).
+using kernel_waiting =
+    boost::mpl::list<dreadlocks::path_lock, dreadlocks::process_level_path_lock,
+                     dlt::both_levels_lock<dreadlocks::flock_process_lock>,
+                     dlt::process_level_lock<dreadlocks::flock_process_lock>>;
+
+// The processes whose parent is this one, zombies included: a waiting task
+// that was not reaped would show here.
+std::size_t children_of_this_process() {
+  const std::string self = std::to_string(::getpid());
+  std::size_t count = 0;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return 0;
+  while (const dirent* entry = ::readdir(proc)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    std::ifstream stat(std::string("/proc/") + entry->d_name + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;  // gone meanwhile
+    const auto paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream fields(line.substr(paren + 1));
+    std::string state, parent;
+    fields >> state >> parent;
+    if (parent == self) ++count;
+  }
+  ::closedir(proc);
+  return count;
+}
+
+// A thread that asks Lock on `file` with `options` and records whether it
+// was granted (releasing at once) or refused with the would-block error.
+template <class Lock>
+class timed_attempt {
+ public:
+  timed_attempt(const fs::path& file, dreadlocks::lock_options options)
+      : thread_([this, file, options] {
+          try {
+            Lock lock(file, options);
+            outcome_ = granted;
+          } catch (const dreadlocks::acquiring_lock_would_block_error&) {
+            outcome_ = refused;
+          } catch (...) {
+            outcome_ = failed;
+          }
+        }) {}
+
+  ~timed_attempt() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Joins the thread; returns 1 granted, 0 refused, -1 another error.
+  int outcome() {
+    thread_.join();
+    return outcome_;
+  }
+
+  static constexpr int granted = 1;
+  static constexpr int refused = 0;
+  static constexpr int failed = -1;
+
+ private:
+  std::atomic<int> outcome_{failed};
+  std::thread thread_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(timed_process_wait)
+
+// Another process holds the file; a timed waiter of this process is seen
+// queued in the kernel, and is granted when the holder releases.
+BOOST_AUTO_TEST_CASE_TEMPLATE(waits_in_the_kernel, Lock, kernel_waiting) {
+  dlt::watchdog dog(20s);
+  for (const bool shared : {false, true}) {
+    BOOST_TEST_CONTEXT("asked " << dlt::mode_name(shared)) {
+      const auto file = dlt::unique_path("kernel-wait");
+      const auto empty = dlt::holdings_now();
+      auto holder = dlt::hold_in_process<dlt::process_level_of<Lock>>(file, {});
+      BOOST_TEST_REQUIRE(holder->wait_held());
+
+      timed_attempt<Lock> waiter(file, dlt::timed(20s, shared));
+      BOOST_TEST(dlt::wait_for_blocked_requests(file, 1),
+                 "the timed request is queued in the kernel");
+      BOOST_TEST(holder->release());
+      BOOST_TEST(waiter.outcome() == timed_attempt<Lock>::granted);
+      BOOST_TEST(dlt::holdings_now() == empty);
+    }
+  }
+}
+
+// The waiter expires: the would-block error, and nothing left behind: no
+// descriptor, registry entry, kernel request or waiting task.
+BOOST_AUTO_TEST_CASE_TEMPLATE(expires_leaving_nothing, Lock, kernel_waiting) {
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("kernel-expiry");
+  const auto empty = dlt::holdings_now();
+  auto holder = dlt::hold_in_process<dlt::process_level_of<Lock>>(file, {});
+  BOOST_TEST_REQUIRE(holder->wait_held());
+  const std::size_t children = children_of_this_process();
+
+  timed_attempt<Lock> waiter(file, dlt::timed(300ms));
+  BOOST_TEST(dlt::wait_for_blocked_requests(file, 1));
+  BOOST_TEST(waiter.outcome() == timed_attempt<Lock>::refused);
+
+  BOOST_TEST(dlt::holdings_now() == empty);
+  BOOST_TEST(dlt::settled_blocked_requests_on(file) == 0u);
+  BOOST_TEST(children_of_this_process() == children, "no task left");
+  BOOST_TEST(holder->release());
+}
+
+// The holder releases about when the deadline passes, so that the grant
+// and the kill of the waiting task race: whichever wins, the answer is
+// exact. Granted: the waiter held the file (the kernel showed its lock to
+// nobody else: the holder had gone). Refused: nothing of it is left.
+BOOST_AUTO_TEST_CASE_TEMPLATE(grant_racing_the_deadline_is_never_lost, Lock,
+                              kernel_waiting) {
+  dlt::watchdog dog(60s);
+  int granted = 0;
+  int refused = 0;
+  for (int round = 0; round < 30; ++round) {
+    const auto file = dlt::unique_path("kernel-race");
+    const auto empty = dlt::holdings_now();
+    auto holder = dlt::hold_in_process<dlt::process_level_of<Lock>>(file, {});
+    BOOST_TEST_REQUIRE(holder->wait_held());
+    const auto timeout = std::chrono::milliseconds(2 + round % 4);
+    holder->order_release(
+        dlt::release_order::at(dlt::steady::now() + timeout));
+    const int outcome = timed_attempt<Lock>(file, dlt::timed(timeout)).outcome();
+    BOOST_TEST_REQUIRE(outcome != timed_attempt<Lock>::failed);
+    (outcome == timed_attempt<Lock>::granted ? granted : refused) += 1;
+    BOOST_TEST_REQUIRE(holder->wait_released());
+    BOOST_TEST(dlt::holdings_now() == empty);
+    BOOST_TEST(dlt::settled_kernel_locks_on(file).empty(),
+               "no lock or request left on the file");
+  }
+  BOOST_TEST_MESSAGE("granted " << granted << ", refused " << refused);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// flock(2) drops a shared lock to wait for exclusive: an upgrade that
+// expires must end with the shared lock back, as set() does without
+// waiting. This process holds shared (one thread), another process holds
+// shared too; a second thread's timed exclusive request expires; the
+// kernel then still lists this process's shared lock, and the other
+// process's exclusive request is still refused.
+BOOST_AUTO_TEST_CASE(flock_upgrade_that_expires_keeps_the_shared_lock) {
+  using lock = dlt::process_level_lock<dreadlocks::flock_process_lock>;
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("kernel-upgrade");
+  auto other = dlt::hold_in_process<lock>(file, dlt::timed(0s, true));
+  BOOST_TEST_REQUIRE(other->wait_held());
+  {
+    lock reader(file, dlt::timed(0s, true));
+    timed_attempt<lock> writer(file, dlt::timed(300ms));
+    BOOST_TEST(writer.outcome() == timed_attempt<lock>::refused);
+    std::size_t shared_locks = 0;
+    for (const auto& entry : dlt::settled_kernel_locks_on(file)) {
+      shared_locks += !entry.blocked && entry.type == "READ";
+    }
+    BOOST_TEST(shared_locks == 2u, "both processes still hold shared");
+    auto excluded = dlt::hold_in_process<lock>(file, dlt::timed(0s));
+    BOOST_TEST(excluded->wait_settled() == dlt::attempt::process_would_block);
+  }
+  BOOST_TEST(other->release());
+}
