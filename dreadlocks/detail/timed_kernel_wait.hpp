@@ -11,8 +11,9 @@
 // descriptor table can wait in the kernel for it, and what it is granted is
 // the caller's. So the caller starts such a task (clone(2) with CLONE_VM |
 // CLONE_FILES, no exit signal: as cheap as a thread, but a process of its
-// own that SIGKILL ends alone), sleeps on its pidfd until it ends or the
-// deadline passes, and on expiry kills and reaps it. Whether the lock was
+// own that SIGKILL ends alone), sleeps on a futex that the task clears when
+// its call returns (and the kernel when the task ends) until then or the
+// deadline, and on expiry kills and reaps it. Whether the lock was
 // granted just before the kill is then read from the kernel by the caller
 // (a call without waiting on the same open file description: the owner of
 // a lock asking again is granted), so no outcome is lost.
@@ -30,9 +31,9 @@
 // - has no exit signal, so the application sees no SIGCHLD, and
 //   waitpid(-1, ...) without __WALL never reaps it.
 //
-// Where this is not available (not Linux on x86-64 or AArch64, a kernel
-// before 5.2 without CLONE_PIDFD, a process limit, a seccomp filter, or
-// valgrind), wait_in_task_until() says so and the caller polls.
+// Where this is not available (not Linux on x86-64 or AArch64, a process
+// limit, a seccomp filter, or valgrind), wait_in_task_until() says so and
+// the caller polls.
 
 #ifndef DREADLOCKS_DETAIL_TIMED_KERNEL_WAIT_HPP_
 #define DREADLOCKS_DETAIL_TIMED_KERNEL_WAIT_HPP_
@@ -43,15 +44,15 @@
 
 #if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
 #define DREADLOCKS_HAS_TIMED_KERNEL_WAIT 1
-#include <poll.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <ctime>
 #else
@@ -75,17 +76,19 @@ enum class task_outcome {
 
 #if DREADLOCKS_HAS_TIMED_KERNEL_WAIT
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-
 namespace timed_kernel_wait {
 
 // What the caller and the task share, on the caller's stack (CLONE_VM).
 struct task_frame {
   kernel_call call;
-  long parent = 0;   // the caller's process id, for the task to check
-  long result = 0;   // written by the task, read after it is reaped
+  long parent = 0;  // the caller's process id, for the task to check
+  long result = 0;  // written by the task before it clears `running`
+  int made = 0;     // 1 once the task has made the call and kept `result`
+  // 1 while the task runs: cleared, with a futex wake, by the task once it
+  // has made the call, and by the kernel when the task ends
+  // (CLONE_CHILD_CLEARTID), so that a task killed by anyone wakes the
+  // caller too.
+  int running = 1;
 };
 
 // A system call without the C library: no errno, no cancellation point.
@@ -113,18 +116,21 @@ DREADLOCKS_TASK_FUNCTION inline long raw_call(long number, long a0, long a1,
 }
 
 // The task: die with the caller's thread, check that the caller did not
-// die first, make the call, keep its result.
+// die first, make the call, keep its result, wake the caller.
 DREADLOCKS_TASK_FUNCTION inline int task_main(void* argument) {
   auto* frame = static_cast<task_frame*>(argument);
   raw_call(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0);
   if (raw_call(SYS_getppid, 0, 0, 0) != frame->parent) return 0;
   frame->result = raw_call(frame->call.number, frame->call.arguments[0],
                            frame->call.arguments[1], frame->call.arguments[2]);
+  __atomic_store_n(&frame->made, 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&frame->running, 0, __ATOMIC_RELEASE);
+  raw_call(SYS_futex, reinterpret_cast<long>(&frame->running), FUTEX_WAKE, 1);
   return 0;
 }
 
 // clone() as the C library has it. ThreadSanitizer replaces clone() with
-// its own, which does not pass on CLONE_PIDFD's pointer; glibc's __clone,
+// its own, which does not pass on all of its arguments; glibc's __clone,
 // the same function under its other exported name, is not replaced.
 #if defined(__GLIBC__)
 extern "C" int __clone(int (*)(void*), void*, int, void*, ...);
@@ -133,30 +139,37 @@ inline constexpr auto* c_library_clone = &__clone;
 inline constexpr auto* c_library_clone = &::clone;
 #endif
 
-// The task's stack: it calls two functions with no locals of note.
-inline constexpr std::size_t kStackBytes = 64 * 1024;
+// The task's stack, a part of the waiting caller's own (which stays put
+// until the task is reaped): the task calls two small functions, and no
+// signal handler ever runs on it.
+inline constexpr std::size_t kStackBytes = 4096;
 
-// Sleeps until `pidfd` is readable (the task ended) or `deadline`; returns
-// whether the task ended.
-template <class Clock, class Duration>
-bool sleep_on_task(int pidfd,
-                   std::chrono::time_point<Clock, Duration> deadline) noexcept {
-  for (;;) {
-    const auto now = Clock::now();
+// Set once clone() refuses the task for good (a seccomp filter, valgrind):
+// later waits poll at once.
+inline std::atomic<bool> refused{false};
+
+// Sleeps until the task clears `running` or `deadline` (on the monotonic
+// clock, which steady_clock reads) passes; returns whether it cleared it.
+inline bool sleep_on_task(
+    int& running, std::chrono::steady_clock::time_point deadline) noexcept {
+  using std::chrono::nanoseconds;
+  while (__atomic_load_n(&running, __ATOMIC_ACQUIRE) != 0) {
+    const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return false;
-    const auto left =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
-    // A wait too long for timespec is as good as forever: waited in steps.
-    const auto step = std::min(left, std::chrono::nanoseconds(
-                                         std::chrono::hours(24 * 365)));
-    timespec pause{};
-    pause.tv_sec = static_cast<time_t>(step.count() / 1000000000);
-    pause.tv_nsec = static_cast<long>(step.count() % 1000000000);
-    pollfd watched{pidfd, POLLIN, 0};
-    const int ready = ::ppoll(&watched, 1, &pause, nullptr);
-    if (ready > 0) return true;
-    // 0: the pause ended (the deadline is checked above); -1: EINTR.
+    // A deadline beyond what the kernel takes is waited for in steps.
+    const auto at = std::min(deadline, now + std::chrono::hours(24 * 30));
+    const auto since_epoch =
+        std::chrono::duration_cast<nanoseconds>(at.time_since_epoch());
+    timespec until{};
+    until.tv_sec = static_cast<time_t>(since_epoch.count() / 1000000000);
+    until.tv_nsec = static_cast<long>(since_epoch.count() % 1000000000);
+    // An absolute CLOCK_MONOTONIC deadline; returns at once if `running`
+    // is no longer 1. Not private: the kernel's wake at the task's end is
+    // a shared one.
+    ::syscall(SYS_futex, &running, FUTEX_WAIT_BITSET, 1, &until, nullptr,
+              FUTEX_BITSET_MATCH_ANY);
   }
+  return true;
 }
 
 // Reaps the ended (or killed) task `pid`.
@@ -177,22 +190,19 @@ inline void reap(pid_t pid) noexcept {
 // `unavailable` when no task can be started here. Leaves no task, stack or
 // descriptor behind; never throws; changes no signal disposition, and the
 // calling thread's signal mask only around clone().
-template <class Clock, class Duration>
-task_outcome wait_in_task_until(
-    const kernel_call& call, std::chrono::time_point<Clock, Duration> deadline,
+inline task_outcome wait_in_task_until(
+    const kernel_call& call, std::chrono::steady_clock::time_point deadline,
     long& result) noexcept {
   using namespace timed_kernel_wait;
-  const int saved_errno = errno;
-  void* stack = ::mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
-    errno = saved_errno;
-    return task_outcome::unavailable;
+  if (refused.load(std::memory_order_relaxed)) return task_outcome::unavailable;
+  if (std::chrono::steady_clock::now() >= deadline) {
+    return task_outcome::expired;
   }
+  const int saved_errno = errno;
+  alignas(64) unsigned char stack[kStackBytes];
   task_frame frame;
   frame.call = call;
   frame.parent = static_cast<long>(::getpid());
-  int pidfd = -1;
   // Every signal blocked in the task from its first instruction: it
   // inherits the mask of the thread that starts it.
   sigset_t all;
@@ -200,23 +210,29 @@ task_outcome wait_in_task_until(
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &saved);
   const pid_t pid = c_library_clone(
-      &task_main, static_cast<char*>(stack) + kStackBytes,
-      CLONE_VM | CLONE_FILES | CLONE_PIDFD | CLONE_UNTRACED, &frame, &pidfd);
+      &task_main, stack + kStackBytes,
+      CLONE_VM | CLONE_FILES | CLONE_UNTRACED | CLONE_CHILD_CLEARTID, &frame,
+      nullptr, nullptr, &frame.running);
   ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   if (pid == -1) {
-    ::munmap(stack, kStackBytes);
+    // Too many processes or too little memory may pass; the rest will not.
+    if (errno != EAGAIN && errno != ENOMEM) {
+      refused.store(true, std::memory_order_relaxed);
+    }
     errno = saved_errno;
     return task_outcome::unavailable;
   }
-  const bool ended = sleep_on_task(pidfd, deadline);
-  if (!ended) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  const bool ended = sleep_on_task(frame.running, deadline);
+  // Still our unreaped child, so `pid` names no other process.
+  if (!ended) ::kill(pid, SIGKILL);
   reap(pid);
-  ::close(pidfd);
-  ::munmap(stack, kStackBytes);
   errno = saved_errno;
   if (!ended) return task_outcome::expired;
-  // Reaped: the task's write is complete and seen (waitpid orders it).
-  result = __atomic_load_n(&frame.result, __ATOMIC_ACQUIRE);
+  // A task ended by someone else before its call returned made none.
+  if (__atomic_load_n(&frame.made, __ATOMIC_ACQUIRE) == 0) {
+    return task_outcome::expired;
+  }
+  result = frame.result;
   return task_outcome::returned;
 }
 
@@ -224,10 +240,9 @@ task_outcome wait_in_task_until(
 
 #else  // !DREADLOCKS_HAS_TIMED_KERNEL_WAIT
 
-template <class Clock, class Duration>
-task_outcome wait_in_task_until(const kernel_call&,
-                                std::chrono::time_point<Clock, Duration>,
-                                long&) noexcept {
+inline task_outcome wait_in_task_until(const kernel_call&,
+                                       std::chrono::steady_clock::time_point,
+                                       long&) noexcept {
   return task_outcome::unavailable;
 }
 
