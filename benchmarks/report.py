@@ -5,7 +5,8 @@ Runs each benchmark binary with --benchmark_repetitions and JSON output,
 takes the median of each case, and prints one table (Markdown) pairing each
 case with the baseline it is judged against in issue 4, with the target; then
 the targets close to their line measured side by side (benchmarks/paired.hpp),
-and the memory per held lock.
+the memory per held lock, and the hand-off latency of timed and untimed
+waiters between two processes.
 
     tools/bazel run -c opt //benchmarks:report
     tools/bazel run -c opt //benchmarks:report -- --repetitions=20 --json=out.json
@@ -180,6 +181,22 @@ def main():
             print("| %s | %.0f | %.0f | %.0f | <= 512 |" % (
                 name, entry["bytes_per_held_lock"], entry["key_bytes_per_lock"],
                 entry["registry_bytes_per_lock"]))
+
+    print("\nHand-off between two processes: from one's release to the other's"
+          " grant, untimed and timed waiters alternating in one run (us;"
+          " median over the repetitions)\n")
+    print("| case | untimed p50 | untimed p99 | timed p50 | timed p99 | timed p99 <= 1000 |"
+          " timed p99 / untimed p99 | target | met |")
+    print("| --- | ---: | ---: | ---: | ---: | :---: | ---: | ---: | :---: |")
+    for name, entry in medians.items():
+        if "timed_p99" in entry:
+            within = entry["timed_p99"] <= 1000
+            met = entry["p99_ratio"] <= 2.0
+            paired_failures += (not within) + (not met)
+            print("| %s | %.1f | %.1f | %.1f | %.1f | %s | %.2f | <= 2.00 | %s |" % (
+                name, entry["untimed_p50"], entry["untimed_p99"], entry["timed_p50"],
+                entry["timed_p99"], "yes" if within else "**no**", entry["p99_ratio"],
+                "yes" if met else "**no**"))
 
     if args.json:
         with open(args.json, "w") as out:
