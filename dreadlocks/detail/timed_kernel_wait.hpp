@@ -54,6 +54,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #else
 #define DREADLOCKS_HAS_TIMED_KERNEL_WAIT 0
@@ -144,9 +146,20 @@ inline constexpr auto* c_library_clone = &::clone;
 // signal handler ever runs on it.
 inline constexpr std::size_t kStackBytes = 4096;
 
-// Set once clone() refuses the task for good (a seccomp filter, valgrind):
-// later waits poll at once.
+// Set once clone() refuses the task for good (a seccomp filter): later
+// waits poll at once.
 inline std::atomic<bool> refused{false};
+
+// Whether the process runs under valgrind, which stops the whole program
+// at a clone() that is neither a thread nor a fork. Its launcher preloads
+// its own libraries into the program (vgpreload_*.so); read once.
+inline bool under_valgrind() noexcept {
+  static const bool found = [] {
+    const char* preload = ::getenv("LD_PRELOAD");
+    return preload != nullptr && ::strstr(preload, "/vgpreload_") != nullptr;
+  }();
+  return found;
+}
 
 // Sleeps until the task clears `running` or `deadline` (on the monotonic
 // clock, which steady_clock reads) passes; returns whether it cleared it.
@@ -194,7 +207,9 @@ inline task_outcome wait_in_task_until(
     const kernel_call& call, std::chrono::steady_clock::time_point deadline,
     long& result) noexcept {
   using namespace timed_kernel_wait;
-  if (refused.load(std::memory_order_relaxed)) return task_outcome::unavailable;
+  if (refused.load(std::memory_order_relaxed) || under_valgrind()) {
+    return task_outcome::unavailable;
+  }
   if (std::chrono::steady_clock::now() >= deadline) {
     return task_outcome::expired;
   }
