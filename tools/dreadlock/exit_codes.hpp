@@ -14,6 +14,9 @@ namespace dreadlock_cli {
 inline constexpr int default_conflict_exit = 1;
 // Bad options or arguments (EX_USAGE, as flock(1)).
 inline constexpr int usage_exit = 64;
+// The descriptor of the descriptor form is not open (EX_DATAERR, as
+// flock(1)).
+inline constexpr int data_error_exit = 65;
 // The lock file cannot be opened: missing parent, a directory, no
 // permission, a symlink loop, a too-long or empty path (EX_NOINPUT, as
 // flock(1)).
