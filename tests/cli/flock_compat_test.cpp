@@ -111,6 +111,34 @@ BOOST_AUTO_TEST_CASE(shared_descriptor_form_admits_readers_of_either_tool) {
   }
 }
 
+// Two scripts that hold the descriptor form shared and then both convert
+// to exclusive: flock(2) gives the shared lock up to convert, and so does
+// dreadlock with its OFD lock, so neither waits holding a lock the other
+// waits for; one converts, ends, and lets the other in.
+BOOST_AUTO_TEST_CASE(converting_readers_do_not_deadlock) {
+  dreadlocks_test::watchdog dog(30s);
+  const fs::path lock = dreadlocks_test::unique_path("convert");
+  const std::string binary = quoted(dreadlock_binary().string());
+  const std::string script =
+      "( " + binary + " -s 9 || exit 1; echo ready >&5; read line <&6; " +
+      binary + " -x 9 || exit 2; echo converted >&5; exit 0 ) 9>>" +
+      quoted(lock.string());
+  participant first_body;
+  participant second_body;
+  auto first = shell(script, first_body);
+  auto second = shell(script, second_body);
+  BOOST_REQUIRE_MESSAGE(first_body.wait_ready(), first.describe());
+  BOOST_REQUIRE_MESSAGE(second_body.wait_ready(), second.describe());
+  first_body.release();
+  second_body.release();
+  BOOST_TEST(first_body.next_report().value_or("none") == "converted",
+             first.describe());
+  BOOST_TEST(second_body.next_report().value_or("none") == "converted",
+             second.describe());
+  BOOST_TEST(first.wait().exited_with(0), first.describe());
+  BOOST_TEST(second.wait().exited_with(0), second.describe());
+}
+
 BOOST_AUTO_TEST_CASE(unlock_releases_the_descriptors_lock) {
   dreadlocks_test::watchdog dog(30s);
   for (const auto& t : both_tools()) {

@@ -9,10 +9,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <string>
 #include <system_error>
 
-#include "dreadlocks/detail/posix_file.hpp"
+#include "dreadlocks/key_form.hpp"
+#include "dreadlocks/lock_key.hpp"
+#include "dreadlocks/lock_primitive.hpp"
+#include "dreadlocks/posix_primitives.hpp"
 #include "tools/dreadlock/exit_codes.hpp"
 
 namespace dreadlock_cli {
@@ -36,18 +40,27 @@ std::string reason_for(const lock_outcome& outcome) {
   return std::strerror(outcome.error);
 }
 
-// Opens PATH as the library opens a lock file; -1 after a message.
+// Opens PATH as the library opens a lock file (SPEC §2, through the
+// public posix_file_primitive): -1 after a message. The key keeps PATH's
+// text as typed (`..` after a symlink means what open(2) makes of it).
 int open_path(const options& options, int& exit_code) {
-  int error = 0;
-  bool dangling = false;
-  const int fd =
-      dreadlocks::detail::open_lock_file(options.path.c_str(), error, dangling);
-  if (fd >= 0) return fd;
-  std::string reason = std::strerror(error);
-  if (dangling) reason += " (a dangling symlink; its target is not created)";
-  exit_code = report_error(
-      options, reason,
-      exit_code_for_lock_error(std::error_code(error, std::generic_category())));
+  try {
+    const dreadlocks::lock_key key(options.path, "dreadlock",
+                                   dreadlocks::key_form::as_opened);
+    dreadlocks::open_failure failure;
+    const int fd = dreadlocks::posix_file_primitive::open(key, failure);
+    if (fd >= 0) return fd;
+    std::string reason = failure.error.code().message();
+    if (failure.note != nullptr) reason += std::string(" (") + failure.note + ")";
+    exit_code = report_error(options, reason,
+                             exit_code_for_lock_error(failure.error.code()));
+  } catch (const std::system_error& error) {
+    // An empty path, or a relative one in a deleted current directory.
+    exit_code = report_error(options, error.code().message(),
+                             exit_code_for_lock_error(error.code()));
+  } catch (const std::bad_alloc&) {
+    exit_code = report_error(options, "out of memory", os_error_exit);
+  }
   return -1;
 }
 

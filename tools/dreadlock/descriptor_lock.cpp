@@ -111,6 +111,12 @@ class descriptor_locker {
     // No record lock fits a write-only descriptor's shared request: the
     // flock(2) lock alone (docs/dreadlock.md).
     if (!record_possible_) return outcome(set(kind::flock, wait()));
+    // A descriptor that already holds an OFD lock (the descriptor form,
+    // converting) gives it up first, as flock(2) gives up its lock to
+    // convert: otherwise two converting readers could each hold the OFD
+    // lock shared while waiting to make it exclusive, a cycle the kernel
+    // does not detect.
+    release(kind::ofd);
     kind first = kind::flock;
     kind second = kind::ofd;
     for (;;) {

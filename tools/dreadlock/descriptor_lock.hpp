@@ -8,11 +8,12 @@
 // inherited descriptor outlives dreadlock (the descriptor form).
 //
 // Taking both without deadlock and without holding one while waiting for
-// the other (docs/dreadlock.md, "Mixed company"): flock(2) first, then the
-// OFD lock without waiting; if that is refused, the flock(2) lock is
-// released and the wait is on the refused kind alone, after which the other
-// is again tried without waiting. A wait never happens while one of the
-// two is held.
+// the other (docs/dreadlock.md, "Mixed company"): any OFD lock the
+// descriptor holds is dropped (a conversion, as flock(2) converts), then
+// flock(2) is taken, then the OFD lock without waiting; if that is refused,
+// the flock(2) lock is released and the wait is on the refused kind alone,
+// after which the other is again tried without waiting. A wait never
+// happens while one of the two is held.
 
 #ifndef DREADLOCKS_TOOLS_DREADLOCK_DESCRIPTOR_LOCK_HPP_
 #define DREADLOCKS_TOOLS_DREADLOCK_DESCRIPTOR_LOCK_HPP_
