@@ -114,15 +114,19 @@ BOOST_AUTO_TEST_CASE(shared_descriptor_form_admits_readers_of_either_tool) {
 // Two scripts that hold the descriptor form shared and then both convert
 // to exclusive: flock(2) gives the shared lock up to convert, and so does
 // dreadlock with its OFD lock, so neither waits holding a lock the other
-// waits for; one converts, ends, and lets the other in.
+// waits for; one converts, ends, and lets the other in. (Keeping the OFD
+// lock shared while converting deadlocked here: each waited for the
+// other's shared OFD lock to go.)
 BOOST_AUTO_TEST_CASE(converting_readers_do_not_deadlock) {
   dreadlocks_test::watchdog dog(30s);
   const fs::path lock = dreadlocks_test::unique_path("convert");
   const std::string binary = quoted(dreadlock_binary().string());
   const std::string script =
       "( " + binary + " -s 9 || exit 1; echo ready >&5; read line <&6; " +
-      binary + " -x 9 || exit 2; echo converted >&5; exit 0 ) 9>>" +
+      binary + " -x 9 || exit 2; echo converted >&5; exit 0 ) 9<>" +
       quoted(lock.string());
+  // Read-write (9<>): a descriptor that holds OFD locks in both modes.
+  { std::ofstream create(lock); }
   participant first_body;
   participant second_body;
   auto first = shell(script, first_body);
