@@ -8,9 +8,10 @@ namespace dreadlock_cli {
 
 namespace {
 
-volatile sig_atomic_t deadline_passed = 0;
-
-extern "C" void on_deadline(int) { deadline_passed = 1; }
+// Does nothing: the signal is there to interrupt the wait (EINTR);
+// expired() reads the clock, so it does not depend on when the handler
+// runs (a sanitizer may defer it past the interrupted call).
+extern "C" void on_deadline(int) {}
 
 // How often the timer fires again after the deadline.
 constexpr suseconds_t repeat_microseconds = 5000;
@@ -18,8 +19,8 @@ constexpr suseconds_t repeat_microseconds = 5000;
 }  // namespace
 
 wait_deadline::wait_deadline(std::optional<std::chrono::nanoseconds> timeout) {
-  deadline_passed = 0;
   if (!timeout || timeout->count() <= 0) return;
+  deadline_ = std::chrono::steady_clock::now() + *timeout;
   struct sigaction action {};
   action.sa_handler = on_deadline;
   sigemptyset(&action.sa_mask);
@@ -42,6 +43,8 @@ wait_deadline::~wait_deadline() {
   ::sigaction(SIGALRM, &previous_, nullptr);
 }
 
-bool wait_deadline::expired() const noexcept { return deadline_passed != 0; }
+bool wait_deadline::expired() const noexcept {
+  return armed_ && std::chrono::steady_clock::now() >= deadline_;
+}
 
 }  // namespace dreadlock_cli

@@ -2,9 +2,10 @@
 //
 // A -w timeout for waits in the kernel (flock(2), F_OFD_SETLKW), which take
 // no timeout: as flock(1) does, a SIGALRM with a handler that does not
-// restart system calls interrupts the wait with EINTR. The timer repeats
-// every few milliseconds after it first fires, so a wait entered just
-// after a signal is interrupted too (no lost wakeup).
+// restart system calls interrupts the wait with EINTR, and the caller
+// then asks expired(), which reads the clock. The timer repeats every few
+// milliseconds after it first fires, so a wait entered just after a
+// signal is interrupted too (no lost wakeup).
 
 #ifndef DREADLOCKS_TOOLS_DREADLOCK_WAIT_DEADLINE_HPP_
 #define DREADLOCKS_TOOLS_DREADLOCK_WAIT_DEADLINE_HPP_
@@ -32,6 +33,7 @@ class wait_deadline {
 
  private:
   bool armed_ = false;
+  std::chrono::steady_clock::time_point deadline_;
   struct sigaction previous_ {};
 };
 
