@@ -38,7 +38,8 @@ namespace dreadlocks {
 // What every descriptor-based primitive shares: opening the lock file
 // (SPEC §2: without O_CREAT when it exists, with O_CREAT | O_EXCL when
 // missing, never through a dangling symlink, O_CLOEXEC, never on
-// descriptors 0-2), identifying it by (device, inode), closing it. A
+// descriptors 0-2; read-only where read-write is refused, which takes
+// shared locks and flock(2) exclusive ones, docs/process-level.md), identifying it by (device, inode), closing it. A
 // primitive of one's own derives from it and adds set() and the traits
 // (docs/primitives.md).
 struct posix_file_primitive {

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <system_error>
 
 #include "dreadlocks/detail/timed_kernel_wait.hpp"
@@ -78,10 +79,23 @@ inline bool is_symlink(const char* path) noexcept {
   return ::lstat(path, &info) == 0 && S_ISLNK(info.st_mode);
 }
 
+// True for the errors with which open(2) refuses O_RDWR on a file that may
+// still be opened for reading: no write permission (EACCES), a read-only
+// file system (EROFS), a directory (EISDIR), an immutable file (EPERM).
+inline bool write_access_refused(int error) noexcept {
+  return error == EACCES || error == EROFS || error == EISDIR ||
+         error == EPERM;
+}
+
 // open_lock_file()
 //
 // Opens the lock file at `path` for reading and writing, creating it if it
-// is missing, but never through a symbolic link: a file that exists
+// is missing; an existing file that refuses writing
+// (write_access_refused()) is opened read-only instead (SPEC §2 as amended
+// by issue 15: read-write is always tried first, so nothing that opened
+// read-write before opens read-only now). A read-only descriptor takes
+// shared fcntl/OFD locks and both flock(2) modes; an exclusive fcntl/OFD
+// lock on it fails (set_record_lock() names the reason), but never through a symbolic link: a file that exists
 // (through any symlinks) is opened without O_CREAT; a missing one is
 // created with O_CREAT | O_EXCL (mode 0666, masked by the umask), which
 // does not follow a symlink at `path`. So a dangling symlink another user
@@ -100,6 +114,9 @@ inline native_file open_lock_file(const char* path, int& error,
   constexpr int common = O_RDWR | O_CLOEXEC | O_NOCTTY;
   for (int round = 0;; ++round) {
     int fd = open_retrying(path, common, 0);
+    if (fd < 0 && write_access_refused(errno)) {
+      fd = open_retrying(path, (common & ~O_RDWR) | O_RDONLY, 0);
+    }
     if (fd >= 0) return above_standard_streams(fd, error);
     if (errno != ENOENT) {
       error = errno;
@@ -156,6 +173,29 @@ inline void close_file(native_file file) noexcept { ::close(file); }
 // The error of a failed POSIX call.
 constexpr os_error posix_error(int error) noexcept { return {error, nullptr}; }
 
+// read_only_lock_category
+//
+// The category of EBADF from an exclusive fcntl/OFD lock on a lock file
+// that could only be opened read-only (open_lock_file()): the same error
+// value, compared equal to std::errc::bad_file_descriptor, with a message
+// that says why instead of "Bad file descriptor".
+class read_only_lock_category_type : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "dreadlocks.read_only"; }
+  std::string message(int) const override {
+    return "an exclusive fcntl lock needs write access, and the lock file "
+           "could only be opened read-only";
+  }
+  std::error_condition default_error_condition(
+      int value) const noexcept override {
+    return {value, std::generic_category()};
+  }
+};
+inline const std::error_category& read_only_lock_category() noexcept {
+  static const read_only_lock_category_type category;
+  return category;
+}
+
 // The request for an fcntl lock of `mode` (none unlocks) over the whole
 // file, however it grows.
 inline struct ::flock whole_file_request(primitive_mode mode) noexcept {
@@ -193,6 +233,9 @@ inline lock_result set_record_lock(native_file file, bool ofd,
       return {lock_status::would_block, posix_error(error)};
     }
     if (error == EDEADLK) return {lock_status::deadlock, posix_error(error)};
+    if (error == EBADF && mode == primitive_mode::exclusive) {
+      return {lock_status::failed, {error, &read_only_lock_category()}};
+    }
     if (error == EINVAL && ofd) {
       return {lock_status::unsupported, posix_error(error)};
     }

@@ -73,6 +73,14 @@ inline fs::path dreadlock_binary() {
   return fs::path(runfiles) / "dreadlocks" / "tools" / "dreadlock";
 }
 
+// Returns util-linux flock(1), the reference the tool is compared with.
+inline fs::path flock_binary() {
+  for (const char* candidate : {"/usr/bin/flock", "/bin/flock"}) {
+    if (::access(candidate, X_OK) == 0) return candidate;
+  }
+  throw std::runtime_error("util-linux flock(1) is not installed");
+}
+
 // Returns the file's contents, or "" if it does not exist.
 inline std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -181,7 +189,8 @@ struct descriptor_mapping {
 
 // dreadlock_process
 //
-// Runs the dreadlock binary with `args` (argv[0] excluded), stdout and
+// Runs the dreadlock binary (or `program`, e.g. flock_binary()) with
+// `args` (argv[0] excluded), stdout and
 // stderr into files, stdin from /dev/null, with `descriptors` mapped, in
 // `directory` if given, in a session whose controlling terminal is
 // `terminal` if given. Core dumps are off (a command killed by SIGQUIT).
@@ -191,8 +200,10 @@ class dreadlock_process {
  public:
   explicit dreadlock_process(std::vector<std::string> args,
                              std::vector<descriptor_mapping> descriptors = {},
-                             fs::path directory = {}, fs::path terminal = {})
+                             fs::path directory = {}, fs::path terminal = {},
+                             fs::path program = {})
       : args_(std::move(args)),
+        program_(program.empty() ? dreadlock_binary() : std::move(program)),
         out_(dreadlocks_test::unique_path("stdout")),
         err_(dreadlocks_test::unique_path("stderr")),
         child_([this, descriptors, directory, terminal] {
@@ -211,7 +222,7 @@ class dreadlock_process {
   // For assertion messages (evaluated even when the assertion passes, so
   // it never waits): the arguments, the status if waited for, the output.
   std::string describe() const {
-    std::string text = "dreadlock";
+    std::string text = program_.filename().string();
     for (const auto& arg : args_) text += " " + quoted(arg);
     const bool waited = status_.ended != exit_status::how::not_waited;
     return text + ": " + (waited ? status_.describe() : "running") +
@@ -253,7 +264,7 @@ class dreadlock_process {
       }
     }
     if (!directory.empty() && ::chdir(directory.c_str()) != 0) return 97;
-    const std::string binary = dreadlock_binary().string();
+    const std::string binary = program_.string();
     std::vector<char*> argv{const_cast<char*>(binary.c_str())};
     for (auto& arg : args_) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -264,6 +275,7 @@ class dreadlock_process {
   }
 
   std::vector<std::string> args_;
+  fs::path program_;
   fs::path out_;
   fs::path err_;
   exit_status status_;
@@ -280,9 +292,11 @@ struct finished_run {
   std::chrono::duration<double> took;
 };
 inline finished_run run_dreadlock(std::vector<std::string> args,
-                                  fs::path directory = {}) {
+                                  fs::path directory = {},
+                                  fs::path program = {}) {
   const auto start = std::chrono::steady_clock::now();
-  dreadlock_process process(std::move(args), {}, std::move(directory));
+  dreadlock_process process(std::move(args), {}, std::move(directory), {},
+                            std::move(program));
   finished_run result;
   result.status = process.wait();
   result.took = std::chrono::steady_clock::now() - start;
@@ -336,21 +350,34 @@ class participant {
   test_pipe hold_;
 };
 
-// Returns the number of lock requests blocked in the kernel on `path`
-// ("->" lines of /proc/locks for its inode).
-inline int kernel_waiters(const fs::path& path) {
+// Returns the number of /proc/locks lines for `path`'s inode that are
+// waiting requests ("->" lines) or, with `waiting` false, granted locks of
+// `kind` ("FLOCK", "OFDLCK", "POSIX"; empty: any).
+inline int proc_locks_on(const fs::path& path, bool waiting,
+                         const std::string& kind = "") {
   struct ::stat info;
   if (::stat(path.c_str(), &info) != 0) return 0;
   std::ifstream locks("/proc/locks");
   const std::string inode = ":" + std::to_string(info.st_ino) + " ";
   int count = 0;
   for (std::string line; std::getline(locks, line);) {
-    if (line.find("->") != std::string::npos &&
-        line.find(inode) != std::string::npos) {
+    if ((line.find("->") != std::string::npos) == waiting &&
+        line.find(inode) != std::string::npos &&
+        (kind.empty() || line.find(" " + kind + " ") != std::string::npos)) {
       ++count;
     }
   }
   return count;
+}
+
+// Returns the number of lock requests blocked in the kernel on `path`.
+inline int kernel_waiters(const fs::path& path) {
+  return proc_locks_on(path, true);
+}
+
+// Runs util-linux flock(1) as run_dreadlock() runs dreadlock.
+inline finished_run run_flock(std::vector<std::string> args) {
+  return run_dreadlock(std::move(args), {}, flock_binary());
 }
 
 // True if `dreadlock -n PATH true` gets the lock (exit 0): nobody holds it.

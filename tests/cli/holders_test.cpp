@@ -42,10 +42,10 @@ std::vector<row> rows_of(const std::string& table) {
 }
 
 bool has_row(const std::vector<row>& rows, pid_t pid, const std::string& state,
-             const std::string& mode) {
+             const std::string& mode, const std::string& kind = "ofd") {
   for (const auto& r : rows) {
     if (r.pid == std::to_string(pid) && r.state == state && r.mode == mode &&
-        r.kind == "ofd") {
+        r.kind == kind) {
       return true;
     }
   }
@@ -155,10 +155,31 @@ BOOST_AUTO_TEST_CASE(waiting_process_is_listed_with_its_mode) {
     BOOST_TEST(run.status.exited_with(conflict_exit), run.description);
     const auto rows = rows_of(run.out);
     BOOST_TEST(has_row(rows, held.run.pid(), "holds", "exclusive"), run.out);
-    BOOST_TEST(has_row(rows, waiter->pid(), "waits", "shared"), run.out);
+    // dreadlock waits for the kind it tries first, flock(2), holding none.
+    BOOST_TEST(has_row(rows, waiter->pid(), "waits", "shared", "flock"),
+               run.out);
   }
   const auto status = waiter->wait();
   BOOST_TEST(status.exited_with(0), waiter->describe());
+}
+
+// A util-linux flock(1) holder is listed with KIND flock, as lslocks shows
+// it, and decides the exit status: dreadlock would meet it.
+BOOST_AUTO_TEST_CASE(flock_tool_holder_is_listed_and_decides) {
+  dreadlocks_test::watchdog dog(30s);
+  const fs::path lock = dreadlocks_test::unique_path("holders-flock");
+  participant command;
+  dreadlock_process tool({"-s", lock.string(), "-c", participant::pid_script()},
+                         command.descriptors(), {}, {}, flock_binary());
+  BOOST_REQUIRE_MESSAGE(command.next_report(), tool.describe());
+  const auto run = run_dreadlock({"--holders", lock.string()});
+  BOOST_TEST(run.status.exited_with(conflict_exit), run.description);
+  BOOST_TEST(has_row(rows_of(run.out), tool.pid(), "holds", "shared", "flock"),
+             run.out);
+  const auto shared = run_dreadlock({"-s", "--holders", lock.string()});
+  BOOST_TEST(shared.status.exited_with(0), shared.description);
+  command.release();
+  BOOST_TEST(tool.wait().exited_with(0), tool.describe());
 }
 
 }  // namespace

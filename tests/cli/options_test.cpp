@@ -130,6 +130,49 @@ BOOST_AUTO_TEST_CASE(usage_errors) {
   }
 }
 
+// flock(1)'s descriptor form: a lone NUMBER; NUMBER with a command is a
+// file name, as in flock(1).
+BOOST_AUTO_TEST_CASE(descriptor_form) {
+  const auto lone = parse_options({"-n", "9"});
+  BOOST_TEST(lone.descriptor == 9);
+  BOOST_TEST(lone.command.empty());
+  BOOST_TEST(lone.nonblock);
+  const auto unlock = parse_options({"-u", "9"});
+  BOOST_TEST(unlock.unlock);
+  BOOST_TEST(unlock.descriptor == 9);
+  const auto file = parse_options({"9", "true"});
+  BOOST_TEST(file.descriptor == -1);
+  BOOST_TEST(file.path == "9");
+  const auto fd = parse_options({"--fd", "7", "make", "-j"});
+  BOOST_TEST(fd.descriptor == 7);
+  BOOST_TEST(fd.command == (args{"make", "-j"}));
+  BOOST_TEST(parse_options({"--fd=7"}).descriptor == 7);
+  for (const args& bad : {args{"--fd", "x", "c"}, args{"--fd", "-1", "c"},
+                          args{"--fd", "99999999999", "c"},
+                          args{"--holders", "--fd", "3"}}) {
+    BOOST_CHECK_THROW(parse_options(bad), usage_error);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(options_flock_gained) {
+  BOOST_TEST(parse_options({"--nb", "l", "c"}).nonblock);
+  BOOST_TEST(parse_options({"--unlock", "l", "c"}).unlock);
+  BOOST_TEST(parse_options({"-F", "l", "c"}).no_fork);
+  BOOST_TEST(parse_options({"--no-fork", "l", "c"}).no_fork);
+  const auto ranged = parse_options(
+      {"--fcntl", "--start", "10", "--length=20", "l", "c"});
+  BOOST_TEST(ranged.fcntl_only);
+  BOOST_TEST(ranged.start == 10);
+  BOOST_TEST(ranged.length == 20);
+  BOOST_TEST(parse_options({"--fcntl", "l", "c"}).length == 0);
+  for (const args& bad :
+       {args{"-F", "-o", "l", "c"}, args{"--start", "1", "l", "c"},
+        args{"--length=1", "l", "c"}, args{"--fcntl", "--start=-1", "l", "c"},
+        args{"--fcntl", "--length", "x", "l", "c"}}) {
+    BOOST_CHECK_THROW(parse_options(bad), usage_error);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(timeout_values) {
   BOOST_TEST((parse_seconds("0") == std::chrono::nanoseconds(0)));
   BOOST_TEST((parse_seconds("0.2") == std::chrono::nanoseconds(200ms)));

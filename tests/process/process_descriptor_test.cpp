@@ -11,12 +11,9 @@
 
 #define BOOST_TEST_MODULE dreadlocks process descriptors
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -28,6 +25,7 @@
 
 #include "tests/process/process_test_common.hpp"
 #include "tests/support/nothing_left_behind.hpp"
+#include "tests/support/unprivileged.hpp"
 
 // Whatever the cases do, the binary ends holding nothing it did not start
 // with: no lock file, no thread key, no extra descriptor.
@@ -49,8 +47,6 @@ struct bad_input {
 std::vector<bad_input> bad_inputs() {
   const fs::path base = dlt::unique_path("bad");
   fs::create_directory(base);
-  const fs::path dir = base / "a-directory";
-  fs::create_directory(dir);
   const fs::path loop_a = base / "loop-a";
   const fs::path loop_b = base / "loop-b";
   fs::create_symlink(loop_b, loop_a);
@@ -63,7 +59,6 @@ std::vector<bad_input> bad_inputs() {
   const fs::path long_component = base / std::string(NAME_MAX + 1, 'n');
   const fs::path missing = base / "missing-parent" / "lock";
   std::vector<bad_input> inputs = {
-      {"a directory", dir, std::errc::is_a_directory, {dir.string()}},
       {"a missing parent",
        missing,
        std::errc::no_such_file_or_directory,
@@ -97,27 +92,6 @@ std::vector<bad_input> bad_inputs() {
   return inputs;
 }
 
-
-// Makes file permission checks apply to this (root) process: clears
-// CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER from its effective
-// capabilities, which needs no privilege and works inside the user
-// namespace of Bazel's sandbox (where setuid(65534) fails: the uid is not
-// mapped); falls back to becoming nobody. Returns whether it succeeded.
-bool drop_permission_override() {
-  __user_cap_header_struct header{};
-  header.version = _LINUX_CAPABILITY_VERSION_3;
-  header.pid = 0;
-  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-  if (::syscall(SYS_capget, &header, data) == 0) {
-    for (const int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER}) {
-      data[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
-    }
-    if (::syscall(SYS_capset, &header, data) == 0) return true;
-  }
-  constexpr uid_t nobody = 65534;
-  return ::setgroups(0, nullptr) == 0 && ::setgid(nobody) == 0 &&
-         ::setuid(nobody) == 0;
-}
 
 // Holds `file` exclusively through `key` for a moment: another process is
 // refused even a shared lock, and the file has one descriptor.
@@ -345,7 +319,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(no_permission, Lock, dlt::file_locks) {
     return;
   }
   dlt::child_process child([&] {
-    dlt::child_require(drop_permission_override(),
+    dlt::child_require(dlt::give_up_permission_override(),
                        "dropping the capabilities that bypass permissions");
     dlt::child_require(
         ::faccessat(AT_FDCWD, file.c_str(), R_OK, AT_EACCESS) != 0 &&

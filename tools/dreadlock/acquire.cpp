@@ -2,14 +2,21 @@
 
 #include "tools/dreadlock/acquire.hpp"
 
-#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <new>
 #include <string>
 #include <system_error>
 
+#include "dreadlocks/key_form.hpp"
+#include "dreadlocks/lock_key.hpp"
+#include "dreadlocks/lock_primitive.hpp"
+#include "dreadlocks/posix_primitives.hpp"
 #include "tools/dreadlock/exit_codes.hpp"
 
 namespace dreadlock_cli {
@@ -21,11 +28,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-bool timed(const dreadlocks::lock_options& wanted) {
-  return wanted.blocking && wanted.timeout &&
-         *wanted.timeout > std::chrono::nanoseconds(0);
-}
-
 int report_error(const options& options, const std::string& reason,
                  int exit_code) {
   std::fprintf(stderr, "dreadlock: cannot lock \"%s\": %s\n",
@@ -33,58 +35,97 @@ int report_error(const options& options, const std::string& reason,
   return exit_code;
 }
 
-// The OS reason, and for a missing file that is a symlink, what it is: the
-// library refuses to create a file through one.
-std::string reason_for(const std::system_error& error, const std::string& path) {
-  std::string reason = error.code().message();
-  struct ::stat link {};
-  if (error.code() == std::errc::no_such_file_or_directory &&
-      ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
-    reason += " (a dangling symlink; its target is not created)";
+std::string reason_for(const lock_outcome& outcome) {
+  if (outcome.access_note != nullptr) return outcome.access_note;
+  return std::strerror(outcome.error);
+}
+
+// Opens PATH as the library opens a lock file (SPEC §2, through the
+// public posix_file_primitive): -1 after a message. The key keeps PATH's
+// text as typed (`..` after a symlink means what open(2) makes of it).
+int open_path(const options& options, int& exit_code) {
+  try {
+    const dreadlocks::lock_key key(options.path, "dreadlock",
+                                   dreadlocks::key_form::as_opened);
+    dreadlocks::open_failure failure;
+    const int fd = dreadlocks::posix_file_primitive::open(key, failure);
+    if (fd >= 0) return fd;
+    std::string reason = failure.error.code().message();
+    if (failure.note != nullptr) reason += std::string(" (") + failure.note + ")";
+    exit_code = report_error(options, reason,
+                             exit_code_for_lock_error(failure.error.code()));
+  } catch (const std::system_error& error) {
+    // An empty path, or a relative one in a deleted current directory.
+    exit_code = report_error(options, error.code().message(),
+                             exit_code_for_lock_error(error.code()));
+  } catch (const std::bad_alloc&) {
+    exit_code = report_error(options, "out of memory", os_error_exit);
   }
-  return reason;
+  return -1;
 }
 
 }  // namespace
 
+lock_request lock_request_for(const options& options) {
+  lock_request request;
+  request.wanted = options.unlock   ? lock_request::mode::unlock
+                   : options.shared ? lock_request::mode::shared
+                                    : lock_request::mode::exclusive;
+  request.fcntl_only = options.fcntl_only;
+  request.start = options.start;
+  request.length = options.length;
+  request.nonblock = options.nonblock ||
+                     (options.timeout && options.timeout->count() <= 0);
+  request.timeout = options.timeout;
+  return request;
+}
+
 acquisition acquire(const options& options) {
-  dreadlocks::lock_options wanted;
-  wanted.shared = options.shared;
-  wanted.blocking = !options.nonblock;
-  wanted.timeout = options.timeout;
-  const auto start = std::chrono::steady_clock::now();
   acquisition result;
-  try {
-    result.lock.emplace(options.path, wanted);
-  } catch (const dreadlocks::acquiring_lock_would_block_error&) {
-    if (options.verbose) {
-      std::fprintf(stderr,
-                   "dreadlock: %s to get lock on \"%s\" (%.6f seconds)\n",
-                   timed(wanted) ? "timeout while waiting" : "failed",
-                   options.path.c_str(), seconds_since(start));
+  if (options.descriptor >= 0) {
+    if (::fcntl(options.descriptor, F_GETFD) < 0) {
+      std::fprintf(stderr, "dreadlock: %d: %s\n", options.descriptor,
+                   std::strerror(errno));
+      result.exit_code = data_error_exit;
+      return result;
     }
-    result.exit_code = options.conflict_exit_code;
-    return result;
-  } catch (const dreadlocks::recursive_deadlock_error& error) {
-    result.exit_code = report_error(
-        options,
-        "the kernel reports a deadlock (" + error.code().message() + ")",
-        os_error_exit);
-    return result;
-  } catch (const std::system_error& error) {
-    // Bad paths and OS failures; filesystem_error (the current directory
-    // unreadable for a relative PATH) is one too.
-    result.exit_code = report_error(options, reason_for(error, options.path),
-                                    exit_code_for_lock_error(error.code()));
-    return result;
-  } catch (const std::bad_alloc&) {
-    result.exit_code = report_error(options, "out of memory", os_error_exit);
-    return result;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const int fd = options.descriptor >= 0
+                     ? options.descriptor
+                     : open_path(options, result.exit_code);
+  if (fd < 0) return result;
+  const lock_outcome outcome = lock_descriptor(fd, lock_request_for(options));
+  if (outcome.result != lock_outcome::status::acquired) {
+    if (options.descriptor < 0) ::close(fd);
+    switch (outcome.result) {
+      case lock_outcome::status::conflict:
+      case lock_outcome::status::timed_out:
+        if (options.verbose) {
+          std::fprintf(stderr, "dreadlock: %s\n",
+                       outcome.result == lock_outcome::status::conflict
+                           ? "failed to get lock"
+                           : "timeout while waiting to get lock");
+        }
+        result.exit_code = options.conflict_exit_code;
+        return result;
+      default:
+        result.exit_code = report_error(
+            options, reason_for(outcome),
+            outcome.access_note != nullptr
+                ? cannot_open_exit
+                : exit_code_for_lock_error(
+                      std::error_code(outcome.error, std::generic_category())));
+        return result;
+    }
   }
   if (options.verbose) {
-    std::fprintf(stderr, "dreadlock: getting lock took %.6f seconds\n",
-                 seconds_since(start));
+    // On stdout, as flock(1) prints it.
+    std::printf("dreadlock: getting lock took %.6f seconds\n",
+                seconds_since(start));
   }
+  result.descriptor = fd;
+  result.opened = options.descriptor < 0;
   return result;
 }
 

@@ -14,9 +14,12 @@ namespace dreadlock_cli {
 inline constexpr int default_conflict_exit = 1;
 // Bad options or arguments (EX_USAGE, as flock(1)).
 inline constexpr int usage_exit = 64;
-// The lock file cannot be opened: missing parent, a directory, no
-// permission, a symlink loop, a too-long or empty path (EX_NOINPUT, as
+// The descriptor of the descriptor form is not open (EX_DATAERR, as
 // flock(1)).
+inline constexpr int data_error_exit = 65;
+// The lock file cannot be opened: missing parent, no permission to read
+// it, a symlink loop, a too-long or empty path; or --fcntl asks a lock the
+// descriptor's access mode cannot take (EX_NOINPUT, as flock(1)).
 inline constexpr int cannot_open_exit = 66;
 // Any other OS failure: out of descriptors or memory, no locks left, fork
 // failed, /proc unreadable (EX_OSERR, as flock(1)).

@@ -187,7 +187,9 @@ void add_proc_locks(const std::vector<proc_lock_line>& locks,
   std::vector<proc_lock_line> ofd_waiters;
   std::vector<proc_lock_line> ofd_granted;
   for (const auto& lock : locks) {
-    if (!lock.waiting && lock.family != lock_family::flock) {
+    // Every kind decides: dreadlock takes flock(2) and OFD locks, and
+    // meets flock(1) users and path_lock users alike.
+    if (!lock.waiting) {
       report.refuses_exclusive = true;
       if (lock.exclusive) report.refuses_shared = true;
     }

@@ -23,7 +23,7 @@ enum class holder_state {
   holds,  // holds a lock on it
   waits,  // is blocked asking for one
   open,   // has it open without either: about to lock, just unlocked, or
-          // polling (a timed wait, -w, polls between attempts)
+          // between the two kinds dreadlock takes
 };
 
 struct holder {

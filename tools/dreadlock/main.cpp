@@ -60,25 +60,41 @@ void leave_bazel_runfiles() {
 
 [[noreturn]] void exit_keeping_inherited_lock(int code) {
   // Ends without releasing: the kernel closes this process's descriptors,
-  // and an OFD lock lives on while a process that inherited the
-  // descriptor from the command still has it open, as with flock(1).
+  // and the flock(2) and OFD locks live on while a process that inherited
+  // the descriptor from the command still has it open, as with flock(1).
   std::fflush(nullptr);
   ::_exit(code);
 }
 
 int lock_and_run(const options& options) {
-  acquisition acquired = acquire(options);
-  if (!acquired.lock) return acquired.exit_code;
+  const acquisition acquired = acquire(options);
+  if (acquired.descriptor < 0) return acquired.exit_code;
+  // The descriptor form: the lock stays on the caller's open file
+  // description after dreadlock exits.
+  if (options.command.empty()) return 0;
+  if (options.no_fork) exec_command(options, acquired.descriptor);
   if (options.close_lock_descriptor) {
+    if (!acquired.opened) {
+      // --fd -o: the command does not get the caller's descriptor either.
+      ::fcntl(acquired.descriptor, F_SETFD, FD_CLOEXEC);
+    }
     const int code = run_command(options, -1);
-    acquired.lock->unlock();  // the command is over: release now
+    if (acquired.opened) {
+      // The command is over: release now, whatever it left running.
+      lock_request release = lock_request_for(options);
+      release.wanted = lock_request::mode::unlock;
+      lock_descriptor(acquired.descriptor, release);
+      ::close(acquired.descriptor);
+    }
     return code;
   }
+  if (!acquired.opened) {
+    // --fd: the command inherits the caller's descriptor as it is.
+    exit_keeping_inherited_lock(run_command(options, -1));
+  }
   // The command inherits a duplicate of the lock's descriptor (made
-  // inheritable in the child only); dreadlock keeps its own copy until it
-  // exits, as closing one under classic fcntl locks would release them.
-  const int inherited =
-      ::fcntl(acquired.lock->native_handle(), F_DUPFD_CLOEXEC, 3);
+  // inheritable in the child only).
+  const int inherited = ::fcntl(acquired.descriptor, F_DUPFD_CLOEXEC, 3);
   if (inherited < 0) {
     std::fprintf(stderr, "dreadlock: cannot lock \"%s\": dup: %s\n",
                  options.path.c_str(), std::strerror(errno));

@@ -3,8 +3,10 @@
 #include "tools/dreadlock/options.hpp"
 
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <system_error>
 
 namespace dreadlock_cli {
@@ -20,6 +22,12 @@ enum class option_id {
   close,
   command,
   verbose,
+  unlock,
+  no_fork,
+  fcntl,
+  start,
+  length,
+  fd,
   holders,
   help,
   version,
@@ -39,6 +47,13 @@ constexpr option_spec option_table[] = {
     {"", 'e', option_id::exclusive, false},
     {"nonblock", 'n', option_id::nonblock, false},
     {"nonblocking", 0, option_id::nonblock, false},
+    {"nb", 0, option_id::nonblock, false},
+    {"unlock", 'u', option_id::unlock, false},
+    {"no-fork", 'F', option_id::no_fork, false},
+    {"fcntl", 0, option_id::fcntl, false},
+    {"start", 0, option_id::start, true},
+    {"length", 0, option_id::length, true},
+    {"fd", 0, option_id::fd, true},
     {"timeout", 'w', option_id::timeout, true},
     {"wait", 0, option_id::timeout, true},
     {"conflict-exit-code", 'E', option_id::conflict_exit_code, true},
@@ -91,6 +106,36 @@ int parse_exit_code(std::string_view text) {
   return value;
 }
 
+// A decimal number from 0 to `limit`, or nullopt.
+std::optional<long long> parse_count(std::string_view text, long long limit) {
+  long long value = -1;
+  const auto* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end || value < 0 ||
+      value > limit) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+off_t parse_offset(std::string_view text, const std::string& shown) {
+  const auto value =
+      parse_count(text, std::numeric_limits<off_t>::max());
+  if (!value) {
+    throw usage_error("invalid " + shown + " value '" + std::string(text) +
+                      "' (a number of bytes, 0 or more)");
+  }
+  return static_cast<off_t>(*value);
+}
+
+int parse_descriptor(std::string_view text) {
+  const auto value = parse_count(text, std::numeric_limits<int>::max());
+  if (!value) {
+    throw usage_error("invalid descriptor number '" + std::string(text) + "'");
+  }
+  return static_cast<int>(*value);
+}
+
 class parser {
  public:
   explicit parser(const std::vector<std::string>& args) : args_(args) {}
@@ -114,9 +159,15 @@ class parser {
         return result_;
       }
     }
-    if (i == args_.size()) throw usage_error("missing PATH");
-    result_.path = args_[i++];
-    parse_command(i);
+    if (result_.descriptor >= 0) {
+      result_.path = std::to_string(result_.descriptor);
+      parse_command(i, true);
+    } else {
+      if (i == args_.size()) throw usage_error("missing PATH");
+      result_.path = args_[i++];
+      parse_command(i, false);
+    }
+    check_combinations();
     return result_;
   }
 
@@ -191,6 +242,26 @@ class parser {
       case option_id::verbose:
         result_.verbose = true;
         return;
+      case option_id::unlock:
+        result_.unlock = true;
+        return;
+      case option_id::no_fork:
+        result_.no_fork = true;
+        return;
+      case option_id::fcntl:
+        result_.fcntl_only = true;
+        return;
+      case option_id::start:
+        result_.start = parse_offset(value, shown);
+        range_given_ = true;
+        return;
+      case option_id::length:
+        result_.length = parse_offset(value, shown);
+        range_given_ = true;
+        return;
+      case option_id::fd:
+        result_.descriptor = parse_descriptor(value);
+        return;
       case option_id::holders:
         result_.what = action::holders;
         return;
@@ -203,8 +274,13 @@ class parser {
     }
   }
 
-  void parse_command(std::size_t i) {
+  // After PATH (or --fd NUMBER, `after_descriptor`): the command, or none
+  // for --holders and the descriptor form.
+  void parse_command(std::size_t i, bool after_descriptor) {
     const std::size_t left = args_.size() - i;
+    if (result_.what == action::holders && after_descriptor) {
+      throw usage_error("--holders takes a PATH, not --fd");
+    }
     if (result_.what == action::holders) {
       if (left != 0) {
         throw usage_error("--holders takes only PATH, not a command ('" +
@@ -212,7 +288,15 @@ class parser {
       }
       return;
     }
-    if (left == 0) throw usage_error("missing command after PATH");
+    if (left == 0 && after_descriptor) return;  // --fd NUMBER alone
+    if (left == 0) {
+      // flock(1)'s third form: a lone NUMBER is an inherited descriptor.
+      if (const auto fd = parse_count(result_.path, INT_MAX)) {
+        result_.descriptor = static_cast<int>(*fd);
+        return;
+      }
+      throw usage_error("missing command after PATH");
+    }
     if (args_[i] == "-c" || args_[i] == "--command") {
       if (left != 2) {
         throw usage_error(args_[i] + " requires exactly one command argument");
@@ -225,8 +309,21 @@ class parser {
                            args_.end());
   }
 
+  void check_combinations() const {
+    if (result_.no_fork && result_.close_lock_descriptor) {
+      throw usage_error(
+          "-F/--no-fork and -o/--close cannot go together (nothing would "
+          "be left to hold the lock)");
+    }
+    if (range_given_ && !result_.fcntl_only) {
+      throw usage_error(
+          "--start and --length need --fcntl (flock(2) locks whole files)");
+    }
+  }
+
   const std::vector<std::string>& args_;
   options result_;
+  bool range_given_ = false;
 };
 
 }  // namespace

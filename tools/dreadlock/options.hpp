@@ -6,11 +6,15 @@
 //
 //   dreadlock [options] PATH COMMAND [ARGS...]
 //   dreadlock [options] PATH -c 'shell command'
+//   dreadlock [options] NUMBER              (lock inherited descriptor NUMBER)
+//   dreadlock [options] --fd NUMBER COMMAND [ARGS...]
 //   dreadlock [options] --holders PATH
 //   dreadlock -h | -V
 
 #ifndef DREADLOCKS_TOOLS_DREADLOCK_OPTIONS_HPP_
 #define DREADLOCKS_TOOLS_DREADLOCK_OPTIONS_HPP_
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <optional>
@@ -36,7 +40,14 @@ struct options {
   int conflict_exit_code = default_conflict_exit;  // -E
   bool close_lock_descriptor = false;              // -o
   bool verbose = false;                            // --verbose
-  std::string path;                                // PATH
+  bool unlock = false;                             // -u
+  bool no_fork = false;                            // -F
+  bool fcntl_only = false;                         // --fcntl
+  off_t start = 0;                                 // --start
+  off_t length = 0;  // --length; 0: to the end of the file
+  // The descriptor to lock (NUMBER, or --fd NUMBER), -1 for PATH.
+  int descriptor = -1;
+  std::string path;  // PATH, or NUMBER as typed
   // The command's argv, or with `shell` the one string for `sh -c`.
   std::vector<std::string> command;
   bool shell = false;  // -c/--command after PATH
@@ -50,9 +61,12 @@ class usage_error : public std::runtime_error {
 
 // parse_options()
 //
-// Parses the arguments after argv[0]. -h and -V end parsing at once.
+// Parses the arguments after argv[0]. -h and -V end parsing at once. A
+// lone NUMBER with no command (or --fd NUMBER) is the descriptor form;
+// NUMBER followed by a command is a file name, as with flock(1).
 // Throws usage_error for an unknown option, a missing or bad option value,
-// a missing PATH or command, or -c misplaced or without exactly one string.
+// a missing PATH or command, -c misplaced or without exactly one string,
+// -F with -o, or --start/--length without --fcntl.
 options parse_options(const std::vector<std::string>& args);
 
 // parse_seconds()

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -19,14 +20,18 @@ namespace dreadlock_cli {
 
 namespace {
 
-constexpr const char* shell_path = "/bin/sh";
+// The shell for -c: $SHELL if set and not empty, else /bin/sh (as flock(1)).
+std::string shell_for_command() {
+  const char* shell = std::getenv("SHELL");
+  return shell != nullptr && *shell != '\0' ? shell : "/bin/sh";
+}
 
-// The argv to exec; its strings live in `options` and `storage`.
+// The argv to exec; its strings live in `storage`.
 std::vector<char*> command_argv(const options& options,
                                 std::vector<std::string>& storage) {
-  storage = options.shell
-                ? std::vector<std::string>{"sh", "-c", options.command.front()}
-                : options.command;
+  storage = options.shell ? std::vector<std::string>{shell_for_command(), "-c",
+                                                     options.command.front()}
+                          : options.command;
   std::vector<char*> argv;
   for (auto& argument : storage) argv.push_back(argument.data());
   argv.push_back(nullptr);
@@ -42,17 +47,13 @@ bool make_exec_report_pipe(int ends[2]) {
 }
 
 [[noreturn]] void exec_in_child(const signal_forwarder& signals,
-                                char* const* argv, bool shell,
-                                int inherited_lock, int report) {
+                                char* const* argv, int inherited_lock,
+                                int report) {
   signals.restore_in_child();
-  // The library's fork handler has closed the child's copy of the lock
-  // descriptor; the duplicate made for the command stays, now inheritable.
+  // The lock file's own descriptor closes on exec; the duplicate made for
+  // the command stays, now inheritable.
   if (inherited_lock >= 0) ::fcntl(inherited_lock, F_SETFD, 0);
-  if (shell) {
-    ::execv(shell_path, argv);
-  } else {
-    ::execvp(argv[0], argv);
-  }
+  ::execvp(argv[0], argv);
   const int error = errno;
   ssize_t written;
   do {
@@ -83,8 +84,9 @@ int exit_code_of(int status) {
 int run_command(const options& options, int inherited_lock) {
   std::vector<std::string> storage;
   const std::vector<char*> argv = command_argv(options, storage);
-  const char* shown = options.shell ? shell_path : argv[0];
-  if (options.verbose) std::fprintf(stderr, "dreadlock: executing %s\n", shown);
+  const char* shown = argv[0];
+  // On stdout, as flock(1) prints it.
+  if (options.verbose) std::printf("dreadlock: executing %s\n", shown);
 
   int report[2];
   if (!make_exec_report_pipe(report)) {
@@ -105,8 +107,7 @@ int run_command(const options& options, int inherited_lock) {
   }
   if (child == 0) {
     ::close(report[0]);
-    exec_in_child(signals, argv.data(), options.shell, inherited_lock,
-                  report[1]);
+    exec_in_child(signals, argv.data(), inherited_lock, report[1]);
   }
   ::close(report[1]);
   if (const int error = read_exec_report(report[0]); error != 0) {
@@ -115,6 +116,20 @@ int run_command(const options& options, int inherited_lock) {
   }
   const auto status = signals.wait_for(child);
   return status ? exit_code_of(*status) : os_error_exit;
+}
+
+void exec_command(const options& options, int lock_descriptor) {
+  std::vector<std::string> storage;
+  const std::vector<char*> argv = command_argv(options, storage);
+  if (options.verbose) std::printf("dreadlock: executing %s\n", argv[0]);
+  std::fflush(nullptr);
+  if (lock_descriptor >= 0) ::fcntl(lock_descriptor, F_SETFD, 0);
+  ::execvp(argv[0], argv.data());
+  const int error = errno;
+  std::fprintf(stderr, "dreadlock: cannot execute \"%s\": %s\n", argv[0],
+               std::strerror(error));
+  std::fflush(nullptr);
+  ::_exit(error == ENOENT ? command_not_found_exit : cannot_execute_exit);
 }
 
 }  // namespace dreadlock_cli

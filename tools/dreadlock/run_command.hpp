@@ -12,7 +12,8 @@ namespace dreadlock_cli {
 
 // run_command()
 //
-// Runs options.command (or `/bin/sh -c STRING` with -c) in a child process
+// Runs options.command (or `$SHELL -c STRING` with -c, /bin/sh without
+// SHELL) in a child process
 // and waits for it, passing on the signals dreadlock receives
 // (signal_forwarder). `inherited_lock` is a descriptor of the lock's open
 // file description for the command to inherit, or -1 (-o): dreadlock
@@ -20,6 +21,13 @@ namespace dreadlock_cli {
 // status, 128+N if it died of signal N, 127/126 (with a message) if it
 // could not be executed, or os_error_exit (with a message) if fork failed.
 int run_command(const options& options, int inherited_lock);
+
+// exec_command()
+//
+// -F/--no-fork: replaces dreadlock with the command, which keeps
+// `lock_descriptor` (made inheritable; -1 for none) and so the lock. Does
+// not return: if exec fails, prints why and exits 127 (not found) or 126.
+[[noreturn]] void exec_command(const options& options, int lock_descriptor);
 
 }  // namespace dreadlock_cli
 
