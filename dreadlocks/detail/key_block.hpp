@@ -17,6 +17,16 @@
 #include <memory>
 #include <new>
 
+#if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#endif
+
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_normalize.hpp"
 #include "dreadlocks/detail/single_thread.hpp"
@@ -200,9 +210,32 @@ struct recent_keys {
   }
 
   static recent_keys& mine() {
+#if defined(_WIN32)
+    // Not a thread_local with a destructor: mingw-w64's emulated TLS frees
+    // a thread's thread_local storage before it runs their destructors
+    // (seen with GCC 12: the destructor then corrupts the heap). The keys
+    // live on the heap instead, in a fiber-local slot whose callback frees
+    // them when the thread ends.
+    static const DWORD slot = ::FlsAlloc(&free_at_thread_end);
+    if (slot == FLS_OUT_OF_INDEXES) throw std::bad_alloc();
+    auto* keys = static_cast<recent_keys*>(::FlsGetValue(slot));
+    if (keys == nullptr) {
+      std::unique_ptr<recent_keys> made(new recent_keys);
+      if (!::FlsSetValue(slot, made.get())) throw std::bad_alloc();
+      keys = made.release();
+    }
+    return *keys;
+#else
     thread_local recent_keys recent;
     return recent;
+#endif
   }
+
+#if defined(_WIN32)
+  static void WINAPI free_at_thread_end(void* keys) {
+    delete static_cast<recent_keys*>(keys);
+  }
+#endif
 };
 
 // intern_key()
