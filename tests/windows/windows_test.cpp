@@ -89,10 +89,43 @@ void write_counter(void* handle, long value) {
 //   increment <path> <times> <start>
 //       waits for <start>, then <times> times: locks exclusively, adds one
 //       to the counter in the lock file through native_handle().
+//   bump <path>
+//       adds one to the counter in the file <path>, locking nothing (the
+//       command dreadlock.exe runs in the race below).
+//   exit-with <path> <code>
+//       exits with <code> (a command for dreadlock.exe).
+//   dreadlock-loop <path> <dreadlock.exe> <counter> <times> <start>
+//       waits for <start>, then <times> times runs `dreadlock.exe <path>
+//       <this binary> child bump <counter>`, each in turn.
 int run_child(const std::vector<std::wstring>& args) {
   const std::wstring& action = args.at(0);
   const fs::path path = args.at(1);
   try {
+    if (action == L"bump") {
+      const HANDLE file = ::CreateFileW(
+          path.c_str(), GENERIC_READ | GENERIC_WRITE,
+          FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+          OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+      if (file == INVALID_HANDLE_VALUE) throw_last_error("CreateFileW");
+      const long value = read_counter(file);
+      ::SwitchToThread();  // widens the window a lost update needs
+      write_counter(file, value + 1);
+      ::CloseHandle(file);
+      return kGranted;
+    }
+    if (action == L"exit-with") return std::stoi(args.at(2));
+    if (action == L"dreadlock-loop") {
+      const long times = std::stol(args.at(4));
+      event start(args.at(5));
+      if (!start.wait()) return kTimedOut;
+      for (long i = 0; i < times; ++i) {
+        const int code = child(args.at(2), {path.wstring(), self_path(),
+                                            L"child", L"bump", args.at(3)})
+                             .exit_code();
+        if (code != 0) return code;
+      }
+      return kGranted;
+    }
     if (action == L"hold" || action == L"hold-until-killed") {
       const bool shared = args.at(2) == L"shared";
       event ready(args.at(3));
@@ -501,6 +534,78 @@ BOOST_AUTO_TEST_CASE(reading_and_writing_through_native_handle) {
   }
   dreadlocks::path_lock mine(path, mode(true));
   BOOST_TEST(read_counter(mine.native_handle()) == 41);
+}
+
+// ---------------------------------------------------------- dreadlock.exe
+
+// The dreadlock.exe under test: tools/windows-test names it in
+// DREADLOCKS_DREADLOCK_EXE.
+std::wstring dreadlock_exe() {
+  const wchar_t* named = ::_wgetenv(L"DREADLOCKS_DREADLOCK_EXE");
+  BOOST_REQUIRE_MESSAGE(named != nullptr && *named != L'\0',
+                        "DREADLOCKS_DREADLOCK_EXE names dreadlock.exe");
+  return named;
+}
+
+// Runs dreadlock.exe with `arguments`; returns its exit code.
+int run_dreadlock(const std::vector<std::wstring>& arguments) {
+  return child(dreadlock_exe(), arguments).exit_code();
+}
+
+BOOST_AUTO_TEST_CASE(dreadlock_races_itself) {
+  watchdog dog("dreadlock_races_itself", 90s);
+  temp_dir dir;
+  const fs::path lock = dir.path() / L"race-\u00e9.lock";
+  const fs::path counter = dir.path() / "counter.txt";
+  constexpr int kLoops = 4;
+  constexpr int kTimes = 8;
+  const std::wstring start_name = unique_name(L"start");
+  event start(start_name);
+  std::vector<std::unique_ptr<child>> loops;
+  for (int i = 0; i < kLoops; ++i) {
+    loops.push_back(start_child({L"dreadlock-loop", lock.wstring(),
+                                 dreadlock_exe(), counter.wstring(),
+                                 std::to_wstring(kTimes), start_name}));
+  }
+  start.set();
+  for (auto& each : loops) BOOST_TEST(each->exit_code(80000) == 0);
+  const HANDLE file = ::CreateFileW(counter.c_str(), GENERIC_READ,
+                                    FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
+                                    OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL,
+                                    nullptr);
+  BOOST_REQUIRE(file != INVALID_HANDLE_VALUE);
+  BOOST_TEST(read_counter(file) == kLoops * kTimes);
+  ::CloseHandle(file);
+}
+
+BOOST_AUTO_TEST_CASE(dreadlock_conflicts_and_statuses) {
+  watchdog dog("dreadlock_conflicts_and_statuses");
+  temp_dir dir;
+  const fs::path lock = dir.path() / "cli.lock";
+  const std::wstring self = self_path();
+  auto exits_with = [&](std::vector<std::wstring> options,
+                        const wchar_t* code) {
+    options.insert(options.end(),
+                   {lock.wstring(), self, L"child", L"exit-with",
+                    lock.wstring(), code});
+    return run_dreadlock(options);
+  };
+  BOOST_TEST(exits_with({}, L"5") == 5, "the command's status");
+  {
+    dreadlocks::path_lock mine(lock);
+    BOOST_TEST(exits_with({L"-n"}, L"0") == 1, "conflict: -n gives up");
+    BOOST_TEST(exits_with({L"-w", L"0.1"}, L"0") == 1, "-w expires");
+    BOOST_TEST(exits_with({L"-n", L"-E", L"9"}, L"0") == 9, "-E");
+    BOOST_TEST(exits_with({L"-s", L"-n"}, L"0") == 1, "shared refused");
+  }
+  {
+    dreadlocks::path_lock mine(lock, mode(true));
+    BOOST_TEST(exits_with({L"-s", L"-n"}, L"3") == 3, "shared beside shared");
+  }
+  BOOST_TEST(run_dreadlock({(dir.path() / "no-dir" / "x.lock").wstring(), self,
+                            L"child", L"exit-with", L"x", L"0"}) == 66);
+  BOOST_TEST(run_dreadlock({L"--holders", lock.wstring()}) == 64);
+  BOOST_TEST(run_dreadlock({L"-c"}) == 64);
 }
 
 }  // namespace

@@ -2,10 +2,13 @@
 
 #include "tools/dreadlock/acquire.hpp"
 
+#if !defined(_WIN32)
 #include <sys/stat.h>
+#endif
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <new>
 #include <string>
 #include <system_error>
@@ -37,11 +40,15 @@ int report_error(const options& options, const std::string& reason,
 // library refuses to create a file through one.
 std::string reason_for(const std::system_error& error, const std::string& path) {
   std::string reason = error.code().message();
+#if !defined(_WIN32)
   struct ::stat link {};
   if (error.code() == std::errc::no_such_file_or_directory &&
       ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
     reason += " (a dangling symlink; its target is not created)";
   }
+#else
+  (void)path;  // the library's own note says what the path is
+#endif
   return reason;
 }
 
@@ -55,7 +62,12 @@ acquisition acquire(const options& options) {
   const auto start = std::chrono::steady_clock::now();
   acquisition result;
   try {
+#if defined(_WIN32)
+    // PATH is UTF-8 there (main_windows.cpp), not the ANSI code page.
+    result.lock.emplace(std::filesystem::u8path(options.path), wanted);
+#else
     result.lock.emplace(options.path, wanted);
+#endif
   } catch (const dreadlocks::acquiring_lock_would_block_error&) {
     if (options.verbose) {
       std::fprintf(stderr,
