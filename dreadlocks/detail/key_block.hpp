@@ -17,19 +17,10 @@
 #include <memory>
 #include <new>
 
-#if defined(_WIN32)
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#include <windows.h>
-#endif
-
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_normalize.hpp"
 #include "dreadlocks/detail/single_thread.hpp"
+#include "dreadlocks/detail/windows_api.hpp"
 #include "dreadlocks/key_form.hpp"
 
 namespace dreadlocks::detail {

@@ -11,19 +11,12 @@
 
 #if defined(_WIN32)
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#include <windows.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <system_error>
 
+#include "dreadlocks/detail/windows_api.hpp"
 #include "dreadlocks/lock_primitive.hpp"
 
 namespace dreadlocks::detail {

@@ -9,12 +9,6 @@
 #ifndef DREADLOCKS_TESTS_WINDOWS_WINDOWS_SUPPORT_HPP_
 #define DREADLOCKS_TESTS_WINDOWS_WINDOWS_SUPPORT_HPP_
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
 #include <windows.h>
 
 #include <atomic>

@@ -192,6 +192,21 @@ int child_try(const fs::path& path, bool shared) {
       ->exit_code();
 }
 
+// Starts `count` children in the mode `args` names, with a start event as
+// their last argument, lets them all go at once, and returns how many
+// ended with kGranted within the bound.
+int racers_ended_well(int count, std::vector<std::wstring> args) {
+  const std::wstring start_name = unique_name(L"start");
+  event start(start_name);
+  args.push_back(start_name);
+  std::vector<std::unique_ptr<child>> racers;
+  for (int i = 0; i < count; ++i) racers.push_back(start_child(args));
+  start.set();
+  int ended_well = 0;
+  for (auto& each : racers) ended_well += each->exit_code(60000) == kGranted;
+  return ended_well;
+}
+
 // A child holding `path` until the object is destroyed.
 class child_holder {
  public:
@@ -444,15 +459,9 @@ BOOST_AUTO_TEST_CASE(no_lost_update_across_processes) {
   const fs::path path = dir.path() / "counter.lock";
   constexpr int kChildren = 4;
   constexpr int kTimes = 50;
-  const std::wstring start_name = unique_name(L"start");
-  event start(start_name);
-  std::vector<std::unique_ptr<child>> children;
-  for (int i = 0; i < kChildren; ++i) {
-    children.push_back(start_child({L"increment", path.wstring(),
-                                    std::to_wstring(kTimes), start_name}));
-  }
-  start.set();
-  for (auto& each : children) BOOST_TEST(each->exit_code(60000) == kGranted);
+  BOOST_TEST(racers_ended_well(
+                 kChildren, {L"increment", path.wstring(),
+                             std::to_wstring(kTimes)}) == kChildren);
   dreadlocks::path_lock mine(path, mode(true));
   BOOST_TEST(read_counter(mine.native_handle()) == kChildren * kTimes);
 }
@@ -559,16 +568,9 @@ BOOST_AUTO_TEST_CASE(dreadlock_races_itself) {
   const fs::path counter = dir.path() / "counter.txt";
   constexpr int kLoops = 4;
   constexpr int kTimes = 8;
-  const std::wstring start_name = unique_name(L"start");
-  event start(start_name);
-  std::vector<std::unique_ptr<child>> loops;
-  for (int i = 0; i < kLoops; ++i) {
-    loops.push_back(start_child({L"dreadlock-loop", lock.wstring(),
-                                 dreadlock_exe(), counter.wstring(),
-                                 std::to_wstring(kTimes), start_name}));
-  }
-  start.set();
-  for (auto& each : loops) BOOST_TEST(each->exit_code(80000) == 0);
+  BOOST_TEST(racers_ended_well(kLoops, {L"dreadlock-loop", lock.wstring(),
+                                        dreadlock_exe(), counter.wstring(),
+                                        std::to_wstring(kTimes)}) == kLoops);
   const HANDLE file = ::CreateFileW(counter.c_str(), GENERIC_READ,
                                     FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
                                     OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL,

@@ -7,12 +7,6 @@
 // (run_command_windows.cpp). --holders reads /proc on Linux and is refused
 // here. docs/dreadlock.md, "On Windows", lists what differs.
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
 #include <windows.h>
 // After windows.h, which it needs.
 #include <shellapi.h>
