@@ -15,8 +15,9 @@
 //   native_handle() while holding it exclusively.
 // - A lock belongs to the handle that took it: closing another handle of
 //   the file releases nothing.
-// - A waiting request polls (detail::lock_range() says why): a waiter
-//   learns of a release within 16 ms.
+// - A waiting request polls: the registry's requests under its mutex
+//   (os_lock_transitions.hpp, kEveryWaitPolls), set() with `wait` in
+//   detail::lock_range(); a waiter learns of a release within 16 ms.
 
 #ifndef DREADLOCKS_WINDOWS_PRIMITIVES_HPP_
 #define DREADLOCKS_WINDOWS_PRIMITIVES_HPP_

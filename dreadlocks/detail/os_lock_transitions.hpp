@@ -117,6 +117,18 @@ void try_beside_transition(File& file, const lock_request& request,
   }
 }
 
+// Whether every waiting request polls, as timed ones do (below), rather
+// than wait in the kernel outside the mutex: on Windows, where a LockFileEx
+// lock is added beside the handle's others rather than set to a mode, so a
+// wait outside the mutex could stack a second lock on another thread's,
+// and where a waiting LockFileEx would hold up the handle's other I/O
+// (lockfileex_primitive).
+#if defined(_WIN32)
+inline constexpr bool kEveryWaitPolls = true;
+#else
+inline constexpr bool kEveryWaitPolls = false;
+#endif
+
 // A timed request polls: the kernel has no timed lock wait, and a timer
 // signal to interrupt a waiting lock call would be the application's to
 // give. The pause doubles from 1 ms up to 16 ms, so a long wait costs a
@@ -164,13 +176,14 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
       if (!ended) throw_would_block(request);
       continue;
     }
-    if (!request.may_wait() || request.timed()) {
+    const bool polls =
+        request.timed() || (kEveryWaitPolls && request.may_wait());
+    if (!request.may_wait() || polls) {
       // A call without waiting never blocks, so the mutex may stay held.
       const lock_result result = file.set_os_lock(wanted, false);
       if (result.status == lock_status::acquired) {
         file.os_lock = wanted;
-      } else if (result.status == lock_status::would_block &&
-                 request.timed() &&
+      } else if (result.status == lock_status::would_block && polls &&
                  lock_request::clock::now() < request.deadline) {
         pause = pause_before_retry(lock, pause, request.deadline);
       } else {

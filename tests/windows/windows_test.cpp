@@ -521,6 +521,48 @@ BOOST_AUTO_TEST_CASE(downgrade_keeps_the_file_locked_and_upgrade_excludes) {
   BOOST_TEST(child_try(path, true) == kWouldBlock);
 }
 
+// A waiting thread and a thread asking without waiting, on one file at the
+// process level: LockFileEx adds a lock rather than setting the handle's
+// mode, so if both reached the OS after the other process released, the
+// handle would hold two shared locks, and an exclusive one could no more
+// be had through it (os_lock_transitions.hpp: every wait polls under the
+// mutex on Windows). Afterwards another process must get the file
+// exclusively.
+BOOST_AUTO_TEST_CASE(a_waiter_and_a_trier_leave_no_lock_behind) {
+  watchdog dog("a_waiter_and_a_trier_leave_no_lock_behind");
+  temp_dir dir;
+  const fs::path path = dir.path() / "stack.lock";
+  for (int round = 0; round < 5; ++round) {
+    auto other = std::make_unique<child_holder>(path, false);
+    std::promise<void> asking;
+    auto waiter = std::async(std::launch::async, [&] {
+      asking.set_value();
+      dreadlocks::process_level_path_lock held(path, mode(true));
+      return held.owns_lock();
+    });
+    asking.get_future().wait();
+    BOOST_TEST((waiter.wait_for(0s) == std::future_status::timeout));
+    other.reset();  // released: the waiter's next poll gets it
+    bool tried = false;
+    for (int attempt = 0; attempt < 100000 && !tried; ++attempt) {
+      try {
+        dreadlocks::process_level_path_lock mine(path, mode(true, false));
+        tried = true;
+        BOOST_REQUIRE((waiter.wait_for(20s) == std::future_status::ready));
+        // The waiter has released; this process alone holds the file,
+        // once: another of its threads can raise the lock to exclusive.
+        BOOST_TEST(!on_thread([&] {
+          dreadlocks::process_level_path_lock up(path, mode(false, false));
+        }));
+      } catch (const dreadlocks::acquiring_lock_would_block_error&) {
+      }
+    }
+    BOOST_TEST(tried);
+    BOOST_TEST(waiter.get());
+    BOOST_TEST(child_try(path, false) == kGranted, "round " << round);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(reading_and_writing_through_native_handle) {
   watchdog dog("reading_and_writing_through_native_handle");
   temp_dir dir;
