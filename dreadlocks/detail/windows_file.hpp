@@ -157,7 +157,9 @@ inline lock_result unlock_range(native_file file) noexcept {
 // handle opened without FILE_FLAG_OVERLAPPED is serialized: while one
 // thread waited in LockFileEx, another thread's UnlockFileEx (a release,
 // which must never wait) or ReadFile through the same handle would wait
-// for it; and Wine never completes an overlapped LockFileEx.
+// for it; and Wine never completes an overlapped LockFileEx. (The registry
+// never asks with `wait` on Windows: it polls under its mutex,
+// os_lock_transitions.hpp. This serves a primitive's other callers.)
 inline lock_result lock_range(native_file file, primitive_mode mode,
                               bool wait) noexcept {
   DWORD pause_ms = 0;
