@@ -78,7 +78,8 @@
 // request's grant).
 //
 // Shipped (dreadlocks/posix_primitives.hpp): ofd_primitive,
-// fcntl_primitive, flock_primitive.
+// fcntl_primitive, flock_primitive; on Windows
+// (dreadlocks/windows_primitives.hpp): lockfileex_primitive.
 
 #ifndef DREADLOCKS_LOCK_PRIMITIVE_HPP_
 #define DREADLOCKS_LOCK_PRIMITIVE_HPP_

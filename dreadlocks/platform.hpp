@@ -16,9 +16,11 @@ namespace dreadlocks {
 
 // default_process_lock
 //
-// The OS lock the aliases use: OFD locks where the headers offer them
-// (Linux), classic fcntl locks on other POSIX systems.
-#if defined(F_OFD_SETLK)
+// The OS lock the aliases use: LockFileEx on Windows, OFD locks where the
+// headers offer them (Linux), classic fcntl locks on other POSIX systems.
+#if defined(_WIN32)
+using default_process_lock = windows_process_lock;
+#elif defined(F_OFD_SETLK)
 using default_process_lock = ofd_process_lock;
 #else
 using default_process_lock = fcntl_process_lock;

@@ -25,19 +25,29 @@
 //                       Default on other POSIX systems.
 //   flock_process_lock  over flock_primitive: BSD flock(2) locks, which
 //                       exclude and are excluded by util-linux flock(1).
+//   windows_process_lock
+//                       over lockfileex_primitive: LockFileEx locks over
+//                       the whole 64-bit range, true shared locks. Default
+//                       on Windows, the only file-backed policy there.
 //   no_process_lock     grants everything at once; opens no file.
 
 #ifndef DREADLOCKS_PROCESS_POLICIES_HPP_
 #define DREADLOCKS_PROCESS_POLICIES_HPP_
 
+#if !defined(_WIN32)
 #include <fcntl.h>
+#endif
 
 #include "dreadlocks/detail/primitive_check.hpp"
 #include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/lock_request.hpp"
 #include "dreadlocks/policy_concepts.hpp"
+#if defined(_WIN32)
+#include "dreadlocks/windows_primitives.hpp"
+#else
 #include "dreadlocks/posix_primitives.hpp"
+#endif
 
 namespace dreadlocks {
 
@@ -131,6 +141,16 @@ struct file_process_lock {
   static void abandon(located& file) noexcept { registry::abandon(file); }
 };
 
+#if defined(_WIN32)
+// windows_process_lock
+//
+// Locks the whole 64-bit range of the lock file with a LockFileEx lock
+// (lockfileex_primitive), shared or exclusive. Such a lock belongs to the
+// handle, and is mandatory for I/O: other handles may not read or write
+// the file while it is held exclusively, nor write it while it is held
+// shared (docs/primitives.md).
+struct windows_process_lock : file_process_lock<lockfileex_primitive> {};
+#else
 #if defined(F_OFD_SETLK)
 // ofd_process_lock
 //
@@ -156,6 +176,7 @@ struct fcntl_process_lock : file_process_lock<fcntl_primitive> {};
 // using flock(1) on the same file exclude each other. An upgrade from
 // shared to exclusive is not atomic under flock(2) (see flock_primitive).
 struct flock_process_lock : file_process_lock<flock_primitive> {};
+#endif  // defined(_WIN32)
 
 // no_process_lock
 //
@@ -163,16 +184,27 @@ struct flock_process_lock : file_process_lock<flock_primitive> {};
 // excluded. The process level of thread_level_path_lock, and a stand-in for
 // tests that must not touch the file system.
 struct no_process_lock {
-  // An int, as the file-backed policies' handle on POSIX.
+  // The file-backed policies' handle type: a HANDLE on Windows, an int
+  // elsewhere.
+#if defined(_WIN32)
+  using native_handle_type = void*;
+#else
   using native_handle_type = int;
+#endif
   // Opens nothing, so its keys (and the thread level's beside it) stay
   // lexical: `dir/../lock` is `lock`, without asking the file system.
   static constexpr key_form keys = key_form::lexical;
   struct hold {};
   static hold acquire(const lock_request&) noexcept { return {}; }
   static void release(hold&) noexcept {}
-  // Returns -1: there is no file.
-  static native_handle_type native_handle(const hold&) noexcept { return -1; }
+  // Returns no handle (-1, nullptr on Windows): there is no file.
+  static native_handle_type native_handle(const hold&) noexcept {
+#if defined(_WIN32)
+    return nullptr;
+#else
+    return -1;
+#endif
+  }
 };
 
 }  // namespace dreadlocks

@@ -7,8 +7,10 @@
 #define DREADLOCKS_DETAIL_ATTRIBUTES_HPP_
 
 // constinit where the language has it (C++20): the compiler then proves
-// the constant initialization that the fork safety rests on.
-#if defined(__cpp_constinit) && __cpp_constinit >= 201907L
+// the constant initialization that the fork safety rests on. Not on
+// Windows, which has no fork(), and where mingw-w64's std::mutex has no
+// constant initializer (winpthreads).
+#if defined(__cpp_constinit) && __cpp_constinit >= 201907L && !defined(_WIN32)
 #define DREADLOCKS_CONSTINIT constinit
 #else
 #define DREADLOCKS_CONSTINIT

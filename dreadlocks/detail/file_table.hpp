@@ -101,7 +101,7 @@ class file_table {
     if (opened == P::invalid_handle) {
       throw std::system_error(
           failure.error.code(), std::string(request.operation) +
-                             ": cannot open lock file \"" + spelling.c_str() +
+                             ": cannot open lock file \"" + spelling.path().string() +
                              "\"" +
                              (failure.note != nullptr
                                   ? std::string(" (") + failure.note + ")"
@@ -113,7 +113,7 @@ class file_table {
         ops->close(opened);
         throw std::system_error(error.code(), std::string(request.operation) +
                                            ": cannot stat lock file \"" +
-                                           spelling.c_str() + "\"");
+                                           spelling.path().string() + "\"");
       }
       if (auto held = files_.find(id); held != files_.end()) {
         // The path was renamed onto a file we hold after we looked, or it

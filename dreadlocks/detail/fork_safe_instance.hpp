@@ -79,7 +79,9 @@
 #ifndef DREADLOCKS_DETAIL_FORK_SAFE_INSTANCE_HPP_
 #define DREADLOCKS_DETAIL_FORK_SAFE_INSTANCE_HPP_
 
+#if !defined(_WIN32)
 #include <pthread.h>
+#endif
 
 #include <atomic>
 #include <cstddef>
@@ -125,13 +127,16 @@ class fork_safe_instances {
   static inline DREADLOCKS_CONSTINIT std::atomic<unsigned> fork_depth_{0};
 
   // Registers the fork handlers unless a registration is known to exist.
-  // Never called with the creation mutex held (step 2).
+  // Never called with the creation mutex held (step 2). Windows has no
+  // fork(): nothing to register there.
   static void register_handlers() {
+#if !defined(_WIN32)
     if (handlers_registered_.load(std::memory_order_acquire)) return;
     if (::pthread_atfork(&prepare, &parent, &child) != 0) {
       throw std::bad_alloc();  // ENOMEM, its one documented failure
     }
     handlers_registered_.store(true, std::memory_order_release);
+#endif
   }
 
  private:

@@ -20,6 +20,7 @@
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_normalize.hpp"
 #include "dreadlocks/detail/single_thread.hpp"
+#include "dreadlocks/detail/windows_api.hpp"
 #include "dreadlocks/key_form.hpp"
 
 namespace dreadlocks::detail {
@@ -200,9 +201,32 @@ struct recent_keys {
   }
 
   static recent_keys& mine() {
+#if defined(_WIN32)
+    // Not a thread_local with a destructor: mingw-w64's emulated TLS frees
+    // a thread's thread_local storage before it runs their destructors
+    // (seen with GCC 12: the destructor then corrupts the heap). The keys
+    // live on the heap instead, in a fiber-local slot whose callback frees
+    // them when the thread ends.
+    static const DWORD slot = ::FlsAlloc(&free_at_thread_end);
+    if (slot == FLS_OUT_OF_INDEXES) throw std::bad_alloc();
+    auto* keys = static_cast<recent_keys*>(::FlsGetValue(slot));
+    if (keys == nullptr) {
+      std::unique_ptr<recent_keys> made(new recent_keys);
+      if (!::FlsSetValue(slot, made.get())) throw std::bad_alloc();
+      keys = made.release();
+    }
+    return *keys;
+#else
     thread_local recent_keys recent;
     return recent;
+#endif
   }
+
+#if defined(_WIN32)
+  static void WINAPI free_at_thread_end(void* keys) {
+    delete static_cast<recent_keys*>(keys);
+  }
+#endif
 };
 
 // intern_key()

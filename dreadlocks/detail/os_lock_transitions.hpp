@@ -118,6 +118,18 @@ void try_beside_transition(File& file, const lock_request& request,
   }
 }
 
+// Whether every waiting request polls, as timed ones do without set_until()
+// (below), rather than wait in the kernel outside the mutex: on Windows,
+// where a LockFileEx lock is added beside the handle's others rather than
+// set to a mode, so a wait outside the mutex could stack a second lock on
+// another thread's, and where a waiting LockFileEx would hold up the
+// handle's other I/O (lockfileex_primitive).
+#if defined(_WIN32)
+inline constexpr bool kEveryWaitPolls = true;
+#else
+inline constexpr bool kEveryWaitPolls = false;
+#endif
+
 // A timed request polls where the primitive cannot bound a kernel wait
 // (no set_until(), or it could not start its task): the kernel has no timed
 // lock wait, and a timer signal to interrupt a waiting lock call would be
@@ -168,7 +180,8 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
     }
     // A timed request waits in the kernel as an untimed one does where the
     // primitive can bound the wait (set_until()); it polls elsewhere.
-    const bool polls = request.timed() && file.ops->set_until == nullptr;
+    const bool polls = (request.timed() && file.ops->set_until == nullptr) ||
+                       (kEveryWaitPolls && request.may_wait());
     if (!request.may_wait() || polls) {
       // A call without waiting never blocks, so the mutex may stay held.
       const lock_result result = file.set_os_lock(wanted, false);
