@@ -2,7 +2,8 @@
 //
 // The per-process registry behind every file-backed process policy: one
 // handle per lock file, opened when the first lock on the file is asked for
-// and closed after the last is released, and per file the holds of this
+// and closed after the last is released (or, if a lock object keeps it,
+// once that lets go too), and per file the holds of this
 // process's threads and the OS lock they add up to. One registry per kind
 // of handle and identity, so that every primitive on POSIX files (OFD,
 // classic fcntl, flock(2), one's own) meets the others in one table and
