@@ -134,6 +134,7 @@ struct file_process_lock {
   // The file a lock object keeps open between its holds (ProcessPolicy's
   // keeping group, dreadlocks/policy_concepts.hpp): none by default.
   struct kept {
+    // The kept file's state in the registry; nullptr: none.
     typename registry::file* target = nullptr;
   };
 
