@@ -46,8 +46,9 @@ namespace dreadlocks {
 // file its first lock opened open until it is destroyed, so that each
 // later lock and unlock is the two lock system calls; like
 // boost::interprocess::file_lock, it then locks that file even if the
-// path is deleted or replaced meanwhile (docs/mutex.md). The path is made a key once, when the mutex is
-// made (folded as its guard's; docs/keys.md). Locking a mutex the calling thread already holds (in any mode)
+// path is deleted or replaced meanwhile (docs/mutex.md). The path is made a
+// key once, when the mutex is made (folded as its guard's; docs/keys.md).
+// Locking a mutex the calling thread already holds (in any mode)
 // throws recursive_deadlock_error (errc::resource_deadlock_would_occur, as
 // std::mutex::lock may) unless the ReentrancyPolicy allows it; try_* return
 // false only when another holder is in the way, and throw for anything else
