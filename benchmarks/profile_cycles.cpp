@@ -15,6 +15,7 @@
 // store it replaces); what they show is which paths the code takes, not
 // the instructions' latency, which is where their extra time goes.
 
+#include <boost/interprocess/sync/file_lock.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -87,6 +88,26 @@ int main(int argc, char** argv) {
        [&] {
          for (long i = 0; i < count; ++i) {
            dreadlocks_bench::raw_ofd_cycle(path.c_str(), false);
+         }
+       }},
+      {"path_mutex",
+       [&] {
+         // Kept across cycles: the first lock opens the file (at COUNT 0
+         // too, so that the difference is the cycles').
+         path_mutex mutex(path);
+         mutex.lock();
+         mutex.unlock();
+         for (long i = 0; i < count; ++i) {
+           mutex.lock();
+           mutex.unlock();
+         }
+       }},
+      {"boost_file_lock_kept",
+       [&] {
+         boost::interprocess::file_lock lock(path.c_str());
+         for (long i = 0; i < count; ++i) {
+           lock.lock();
+           lock.unlock();
          }
        }},
       {"guarded_map", [&] { guarded_map(path, count); }},

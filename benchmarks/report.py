@@ -84,6 +84,11 @@ PAIRED = [
     for suffix in ("", "_threaded")
     for args in ("outer_shared:0/inner_shared:0", "outer_shared:0/inner_shared:1",
                  "outer_shared:1/inner_shared:1")
+] + [
+    # Issue 16: a kept path_mutex against a kept boost file_lock.
+    ("BM_paired_path_mutex_vs_boost_file_lock%s/shared:%d" % (suffix, shared), 1.0)
+    for suffix in ("", "_threaded")
+    for shared in (0, 1)
 ]
 
 

@@ -22,6 +22,9 @@
 
 namespace dreadlocks {
 
+template <class ThreadPolicy, class ProcessPolicy, class ReentrancyPolicy>
+class basic_path_mutex;
+
 // basic_path_lock
 //
 // An RAII guard that locks a path at the thread level (ThreadPolicy), then
@@ -254,6 +257,10 @@ class basic_path_lock {
       throw;
     }
   }
+
+  // The mutex keeps the file its guards' process holds lock open
+  // (ProcessPolicy's keeping group).
+  friend class basic_path_mutex<ThreadPolicy, ProcessPolicy, ReentrancyPolicy>;
 
   lock_key key_;
   lock_options options_;

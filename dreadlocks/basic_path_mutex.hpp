@@ -41,8 +41,14 @@ namespace dreadlocks {
 //
 // Each acquisition is a basic_path_lock with the same policies, held inside
 // the mutex until the matching unlock: exclusive by one thread, or shared by
-// any number of threads. The path is made a key once, when the mutex is
-// made (folded as its guard's; docs/keys.md). Locking a mutex the calling thread already holds (in any mode)
+// any number of threads. With a ProcessPolicy that can keep files open
+// (keeps_files_v, the shipped file-backed ones), the mutex keeps the lock
+// file its first lock opened open until it is destroyed, so that each
+// later lock and unlock is the two lock system calls; like
+// boost::interprocess::file_lock, it then locks that file even if the
+// path is deleted or replaced meanwhile (docs/mutex.md). The path is made a
+// key once, when the mutex is made (folded as its guard's; docs/keys.md).
+// Locking a mutex the calling thread already holds (in any mode)
 // throws recursive_deadlock_error (errc::resource_deadlock_would_occur, as
 // std::mutex::lock may) unless the ReentrancyPolicy allows it; try_* return
 // false only when another holder is in the way, and throw for anything else
@@ -72,8 +78,11 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   basic_path_mutex(const basic_path_mutex&) = delete;
   basic_path_mutex& operator=(const basic_path_mutex&) = delete;
 
-  // Requires: no thread holds the mutex.
-  ~basic_path_mutex() = default;
+  // Requires: no thread holds the mutex. Lets go of the lock file the
+  // mutex kept open.
+  ~basic_path_mutex() {
+    if constexpr (kKeepsFile) ProcessPolicy::unkeep(kept_);
+  }
 
   // lock()
   //
@@ -202,9 +211,22 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
 
   void take(bool shared, lock_options options, const char* operation) {
     options.shared = shared;
-    guard_type guard(key_, options, lock_request::clock::now(), operation);
+    // Only a timeout needs the clock (some 30 ns a read, as much as the
+    // rest of a kept cycle's bookkeeping).
+    guard_type guard(key_, options,
+                     options.timeout ? lock_request::clock::now()
+                                     : lock_request::clock::time_point{},
+                     operation);
     std::lock_guard<std::mutex> lock(mutex_);
+    // Throws only std::bad_alloc, before the hold is recorded: the guard
+    // then releases it, and the file stays kept (or not) as before.
     holds_.push_back(held{std::this_thread::get_id(), shared, std::move(guard)});
+    if constexpr (kKeepsFile) {
+      // The first hold keeps the file open for the mutex's lifetime; later
+      // ones find it kept (a comparison), unless the file is another (a
+      // forked child's first hold).
+      ProcessPolicy::keep(kept_, holds_.back().guard.process_hold_);
+    }
   }
 
   bool try_take(bool shared, const lock_options& options,
@@ -234,9 +256,15 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     // `released` unlocks here, outside the mutex guarding the list.
   }
 
+  // Whether the mutex keeps its lock file open between its holds: where
+  // the ProcessPolicy offers it (keeps_files_v).
+  static constexpr bool kKeepsFile = keeps_files_v<ProcessPolicy>;
+
   lock_key key_;
-  std::mutex mutex_;  // guards holds_, never held while locking a path
+  std::mutex mutex_;  // guards holds_ and kept_, never held while locking
   std::vector<held> holds_;
+  // The lock file kept open from the first hold to the destructor.
+  typename detail::kept_storage<ProcessPolicy>::type kept_{};
 };
 
 }  // namespace dreadlocks

@@ -109,6 +109,23 @@
 //   as without them: the process hold (and the use with it), then the
 //   thread hold. Without the group the guard locks the thread level under
 //   the request's key, then calls acquire().
+//   The keeping group: all three members, or none of them.
+//     typename P::kept
+//       Nothrow default-constructible; the default keeps nothing.
+//     static void P::keep(kept& keeping, const hold& held) noexcept;
+//     static void P::unkeep(kept& keeping) noexcept;
+//   Offered by a policy whose files can stay open between holds, for a
+//   lock object kept across cycles (basic_path_mutex; keeps_files_v).
+//   keep() makes `keeping` keep open the file `held` (a granted hold)
+//   locks, and no other: the file then stays open, without an OS lock,
+//   after its last hold is released, so that the next acquisition through
+//   the same spelling finds it and makes no open or close. It is called
+//   after every grant, so it must be cheap when `keeping` already keeps
+//   that file, and it replaces a file kept before (one a forked child
+//   inherited, say). unkeep() lets the file go (closing it if nothing
+//   else uses it); it is called with no hold left. Without the group a
+//   mutex opens and closes the file with each first and last hold, as a
+//   guard does.
 //
 // ---- ReentrancyPolicy: what a repeated request gets ----
 //
@@ -150,6 +167,14 @@ inline constexpr bool is_reentrancy_policy_v =
 template <class P>
 inline constexpr bool locates_files_v =
     is_process_policy_v<P> && detail::declares_locating<P>();
+
+// keeps_files_v
+//
+// True when ProcessPolicy P offers the keeping group, which lets a lock
+// object keep its file open across cycles.
+template <class P>
+inline constexpr bool keeps_files_v =
+    is_process_policy_v<P> && detail::declares_keeping<P>();
 
 // process_key_form_v
 //

@@ -56,8 +56,9 @@ namespace dreadlocks {
 // Locks the lock file a request names with `Primitive`, through the
 // process's registry: one handle per file, the threads of the process
 // sharing its lock, the lock file opened with the first request and closed
-// after the last. Offers the steps that key the thread level by the file
-// (one file, one lock). native_handle() returns the primitive's handle.
+// after the last (or, for a file a lock object keeps, when it lets go).
+// Offers the steps that key the thread level by the file (one file, one
+// lock), and those that keep a file open across a lock object's cycles. native_handle() returns the primitive's handle.
 template <class Primitive>
 struct file_process_lock {
   // Stops at the first requirement of dreadlocks/lock_primitive.hpp that
@@ -139,6 +140,25 @@ struct file_process_lock {
   // Drops the request's use of the file, closing it if nobody else uses it
   // (the group's abandon()).
   static void abandon(located& file) noexcept { registry::abandon(file); }
+
+  // The file a lock object keeps open between its holds (ProcessPolicy's
+  // keeping group, dreadlocks/policy_concepts.hpp): none by default.
+  struct kept {
+    // The kept file's state in the registry; nullptr: none.
+    typename registry::file* target = nullptr;
+  };
+
+  // Makes `keeping` keep open the file `held` locks, and no other (the
+  // group's keep()); a comparison when it already does.
+  static void keep(kept& keeping, const hold& held) noexcept {
+    registry::keep(keeping.target, held.granted);
+  }
+
+  // Lets go of the kept file, closing it if nobody uses it (the group's
+  // unkeep()).
+  static void unkeep(kept& keeping) noexcept {
+    registry::unkeep(keeping.target);
+  }
 };
 
 #if defined(_WIN32)

@@ -13,6 +13,9 @@
 //   hold       one granted request (a thread may have several, per mode).
 //   user       a hold or a request in flight; the file stays open while
 //              it has users.
+//   keeper     a lock object that keeps the file open between its holds
+//              (basic_path_mutex); the file stays open while it has
+//              users or keepers.
 //   OS lock    what the primitive holds for the process (`os_lock`).
 //   transition a thread waiting in the kernel, without the mutex, for the
 //              OS lock to become `transition_to`.
@@ -23,10 +26,12 @@
 //   state         where it lives          users  handle  spellings
 //   ------------  ----------------------  -----  ------  ---------
 //   spare         file_table spares       0      none    0
-//   unidentified  file_table, alone       >= 1   open    >= 1
-//   identified    file_table files_       >= 1   open    >= 1
+//   unidentified  file_table, alone       >= 0*  open    >= 1
+//   identified    file_table files_       >= 0*  open    >= 1
 //   idle          file_table idle list    0      none    1 (the opener)
-//   orphaned      file_table orphans      >= 1   none    0
+//   orphaned      file_table orphans      >= 0*  none    0
+//
+//   * users >= 1, or keepers >= 1 (a kept file may have no user).
 //
 //   from          event                                   to
 //   ------------  --------------------------------------  ------------
@@ -36,11 +41,11 @@
 //                 others are open
 //   idle          its spelling locates it again           (as spare)
 //   unidentified  another file is located                 identified
-//   un/identified its last user leaves                    idle (or spare
+//   un/identified its last user and keeper leave          idle (or spare
 //                                                         if never named)
 //   idle          pushed out (kIdleFiles), trim(), fork   spare / freed
 //   un/identified fork(), in the child                    orphaned
-//   orphaned      its last user leaves                    freed
+//   orphaned      its last user and keeper leave          freed
 //
 // While open, the OS lock follows the holds: raised (none -> shared ->
 // exclusive) by a request that needs more, under the mutex or in a
@@ -162,6 +167,10 @@ struct file_state {
   // one user (so that the file stays open).
   Id id{};
   Handle handle{};
+  // Lock objects keeping the file open between their holds (not users:
+  // the fast mode counts holds against users). Beside `handle`, in what
+  // would be padding after a POSIX descriptor.
+  std::uint32_t keepers = 0;
   const primitive_ops<Handle>* ops = nullptr;
   std::uint32_t shared_holds = 0;
   std::uint32_t exclusive_holds = 0;

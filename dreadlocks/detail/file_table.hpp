@@ -152,7 +152,8 @@ class file_table {
 
   // close()
   //
-  // Closes a file whose last user left (its OS lock already cleared) and
+  // Closes a file whose last user and keeper left (its OS lock already
+  // cleared) and
   // lays its state to rest for its opening spelling to find again.
   void close(file& closing) noexcept {
     closing.ops->close(closing.handle);
@@ -207,9 +208,17 @@ class file_table {
 
   // forget_orphan()
   //
-  // Drops one user of an orphan; frees it with the last.
+  // Drops one user of an orphan; frees it with the last user or keeper.
   void forget_orphan(file& orphan) noexcept {
-    if (--orphan.users != 0) return;
+    --orphan.users;
+    free_unused_orphan(orphan);
+  }
+
+  // free_unused_orphan()
+  //
+  // Frees an orphan that has no user and no keeper left.
+  void free_unused_orphan(file& orphan) noexcept {
+    if (orphan.users != 0 || orphan.keepers != 0) return;
     orphans_.unlink(orphan);
     delete &orphan;
   }
@@ -230,7 +239,7 @@ class file_table {
 
   // open_files()
   //
-  // Returns the number of files open (with users).
+  // Returns the number of files open (with users or keepers).
   std::size_t open_files() const noexcept {
     return files_.size() + (unidentified_ != nullptr ? 1 : 0);
   }

@@ -49,6 +49,9 @@ enum class policy_clause {
   lock_located,
   abandon,
   try_repeat,
+  kept,
+  keep,
+  unkeep,
   // A ReentrancyPolicy's.
   allows_reentry,
   allows_reentry_static,
@@ -134,13 +137,27 @@ using noexcept_try_repeat = std::enable_if_t<
                                           std::declval<typename P::hold&>())),
                    bool>>;
 
+template <class P>
+using kept_of = typename P::kept;
+template <class P>
+using noexcept_keep = std::enable_if_t<
+    noexcept(P::keep(std::declval<typename P::kept&>(),
+                     std::declval<const typename P::hold&>())) &&
+    std::is_void_v<decltype(P::keep(std::declval<typename P::kept&>(),
+                                    std::declval<const typename P::hold&>()))>>;
+template <class P>
+using noexcept_unkeep = std::enable_if_t<
+    noexcept(P::unkeep(std::declval<typename P::kept&>())) &&
+    std::is_void_v<decltype(P::unkeep(std::declval<typename P::kept&>()))>>;
+
 // Whether a ProcessPolicy declares an optional member by name, in any
 // form (type, static or not, overloaded, template): a class derived from P
 // and from optional_names finds the name twice, an ambiguity, exactly where
 // P declares it. A final class cannot be derived from; of its optional
 // members, only a `located` type is seen.
 struct optional_names {
-  int keys, located, locate, thread_key, lock_located, abandon, try_repeat;
+  int keys, located, locate, thread_key, lock_located, abandon, try_repeat,
+      kept, keep, unkeep;
 };
 template <class P>
 struct names_beside : P, optional_names {};
@@ -158,6 +175,13 @@ template <class P>
 using lone_abandon = decltype(&names_beside<P>::abandon);
 template <class P>
 using lone_try_repeat = decltype(&names_beside<P>::try_repeat);
+
+template <class P>
+using lone_kept = decltype(&names_beside<P>::kept);
+template <class P>
+using lone_keep = decltype(&names_beside<P>::keep);
+template <class P>
+using lone_unkeep = decltype(&names_beside<P>::unkeep);
 
 template <class P>
 constexpr bool derivable_v = std::is_class_v<P> && !std::is_final_v<P>;
@@ -183,6 +207,13 @@ constexpr bool declares_locating() {
          declares<P, lone_locate>() || declares<P, lone_thread_key>() ||
          declares<P, lone_lock_located>() || declares<P, lone_abandon>() ||
          declares<P, lone_try_repeat>();
+}
+
+// Whether P declares any member of the keeping group.
+template <class P>
+constexpr bool declares_keeping() {
+  return is_detected_v<P, kept_of> || declares<P, lone_kept>() ||
+         declares<P, lone_keep>() || declares<P, lone_unkeep>();
 }
 
 template <class P, template <class> class Probe, class T>
@@ -256,6 +287,37 @@ constexpr policy_clause unmet_locating_clause() {
   }
 }
 
+// The first unmet requirement of the keeping group, all of it or none.
+template <class P>
+constexpr policy_clause unmet_keeping_clause() {
+  using clause = policy_clause;
+  if constexpr (!declares_keeping<P>()) {
+    return clause::met;
+  } else if constexpr (!is_detected_v<P, kept_of>) {
+    return clause::kept;
+  } else if constexpr (!std::is_nothrow_default_constructible_v<
+                           typename P::kept>) {
+    return clause::kept;
+  } else if constexpr (!is_detected_v<P, noexcept_keep>) {
+    return clause::keep;
+  } else if constexpr (!is_detected_v<P, noexcept_unkeep>) {
+    return clause::unkeep;
+  } else {
+    return clause::met;
+  }
+}
+
+// The kept file a mutex over ProcessPolicy P holds: P::kept, or nothing
+// for a policy without the keeping group.
+template <class P, bool = declares_keeping<P>()>
+struct kept_storage {
+  struct type {};
+};
+template <class P>
+struct kept_storage<P, true> {
+  using type = typename P::kept;
+};
+
 template <class P>
 constexpr policy_clause unmet_process_clause() {
   using clause = policy_clause;
@@ -275,8 +337,10 @@ constexpr policy_clause unmet_process_clause() {
     return clause::native_handle_noexcept;
   } else if constexpr (declares_keys<P>() && !keys_are_constant<P>()) {
     return clause::keys;
-  } else {
+  } else if constexpr (unmet_locating_clause<P>() != clause::met) {
     return unmet_locating_clause<P>();
+  } else {
+    return unmet_keeping_clause<P>();
   }
 }
 
@@ -400,6 +464,17 @@ struct process_policy_check {
                 "dreadlocks: ProcessPolicy must provide try_repeat: `static "
                 "bool try_repeat(const lock_request&, hold&) noexcept` "
                 "(locating group)");
+  static_assert(unmet != policy_clause::kept,
+                "dreadlocks: ProcessPolicy must provide kept: a member type, "
+                "nothrow default-constructible, since it declares members of "
+                "the keeping group (all three or none; see "
+                "dreadlocks/policy_concepts.hpp)");
+  static_assert(unmet != policy_clause::keep,
+                "dreadlocks: ProcessPolicy must provide keep: `static void "
+                "keep(kept&, const hold&) noexcept` (keeping group)");
+  static_assert(unmet != policy_clause::unkeep,
+                "dreadlocks: ProcessPolicy must provide unkeep: `static void "
+                "unkeep(kept&) noexcept` (keeping group)");
 };
 
 #undef DREADLOCKS_DETAIL_HELD_REQUEST_MESSAGES

@@ -2,7 +2,8 @@
 //
 // The per-process registry behind every file-backed process policy: one
 // handle per lock file, opened when the first lock on the file is asked for
-// and closed after the last is released, and per file the holds of this
+// and closed after the last is released (or, if a lock object keeps it,
+// once that lets go too), and per file the holds of this
 // process's threads and the OS lock they add up to. One registry per kind
 // of handle and identity, so that every primitive on POSIX files (OFD,
 // classic fcntl, flock(2), one's own) meets the others in one table and
@@ -198,6 +199,33 @@ class process_registry {
     }
   }
 
+  // keep()
+  //
+  // Makes `kept` keep open the file `held` is a hold on (and no other):
+  // counts it one keeper more, and lets go of the file `kept` kept before,
+  // if another (one a forked child inherited, say). Costs a comparison
+  // when `kept` already keeps that file. `held` must be granted.
+  static void keep(file*& kept, const held_file& held) noexcept {
+    if (kept == held.target) return;
+    process_registry& registry = instance();
+    const std::lock_guard<std::mutex> lock(registry.mutex_);
+    ++held.target->keepers;
+    if (kept != nullptr) registry.drop_keeper(*kept);
+    kept = held.target;
+  }
+
+  // unkeep()
+  //
+  // Lets go of the file `kept` keeps, if any: closes it if it has no user
+  // left, frees it if it is an orphan nobody uses.
+  static void unkeep(file*& kept) noexcept {
+    file* target = std::exchange(kept, nullptr);
+    if (target == nullptr) return;
+    process_registry& registry = instance();
+    const std::lock_guard<std::mutex> lock(registry.mutex_);
+    registry.drop_keeper(*target);
+  }
+
   // trim()
   //
   // Forgets the closed files kept for reopening and frees the spare states:
@@ -266,7 +294,7 @@ class process_registry {
   }
 
   // Drops one user of a file that is not an orphan; the last one clears the
-  // OS lock and closes the file.
+  // OS lock and, unless a keeper keeps it open, closes the file.
   DREADLOCKS_INLINE_STEP void leave(file& target) noexcept {
     if (--target.users != 0) {
       if (target.waiters != 0) target.changed->notify_all();
@@ -276,7 +304,18 @@ class process_registry {
     if (target.os_lock != primitive_mode::none) {
       target.set_os_lock(primitive_mode::none, false);
     }
-    table_.close(target);
+    if (target.keepers == 0) table_.close(target);
+  }
+
+  // Drops one keeper of a file; closes it (or frees an orphan) if that
+  // leaves it without users and keepers.
+  void drop_keeper(file& target) noexcept {
+    --target.keepers;
+    if (target.orphaned) {
+      table_.free_unused_orphan(target);
+    } else if (target.users == 0 && target.keepers == 0) {
+      table_.close(target);  // its OS lock went with its last user
+    }
   }
 
   // A forked child is a new process and holds no locks: classic locks are

@@ -216,6 +216,10 @@ long refuse_each_allocation(const situation& what, const fs::path& file,
           what.set_up();
           what.acquire();  // the next attempt succeeds (throws if not)
           what.release();
+          // Made anew: a mutex keeps its file open until it is destroyed
+          // (docs/mutex.md), and `before` saw a mutex never locked.
+          what.tear_down();
+          what.set_up();
           const world again = look_at<Lock>(file, other);
           BOOST_TEST(again == before, "after the next attempt: "
                                           << again << ", before: " << before);

@@ -165,6 +165,26 @@ struct broken : abandons {
   static bool try_repeat(const lock_request&) noexcept;
 };
 
+#elif defined(BROKEN_KEPT)
+#define KIND_PROCESS
+struct broken : handles {
+  static void unkeep(int&) noexcept;  // one of the keeping group, alone
+};
+#elif defined(BROKEN_KEEP)
+#define KIND_PROCESS
+struct broken : handles {
+  struct kept {};
+  static void keep(kept&, const hold&);  // not noexcept
+  static void unkeep(kept&) noexcept;
+};
+#elif defined(BROKEN_UNKEEP)
+#define KIND_PROCESS
+struct broken : handles {
+  struct kept {};
+  static void keep(kept&, const hold&) noexcept;
+  static bool unkeep(kept&) noexcept;  // returns something
+};
+
 // ---- a ReentrancyPolicy's ----
 #elif defined(BROKEN_ALLOWS_REENTRY)
 #define KIND_REENTRANCY
