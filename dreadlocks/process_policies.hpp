@@ -170,7 +170,9 @@ struct file_process_lock {
 // the file while it is held exclusively, nor write it while it is held
 // shared (docs/primitives.md).
 struct windows_process_lock : file_process_lock<lockfileex_primitive> {};
+
 #else
+
 #if defined(F_OFD_SETLK)
 // ofd_process_lock
 //
