@@ -59,6 +59,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <thread>
@@ -147,18 +148,40 @@ void instant(instant_kind kind) noexcept {
   if (!read_within(go_pipe[0], std::chrono::seconds(20))) ::_exit(kNeverLetGo);
 }
 
+// Held around each allocation and release, and by a fork from its
+// prepare handler (registered in C before T starts, so that it runs after
+// the library's, which may wait for T) to its parent and child handlers.
+// glibc's malloc is locked across fork(), but AddressSanitizer's allocator
+// (GCC 12) is not: a fork taken while T, let go by R, is inside malloc left
+// G's allocator locked, and G hung at its first allocation (2 runs in 10
+// under ASan). The gate keeps forks out of T's allocations.
+std::mutex allocation_gate;
+
+void close_allocation_gate() { allocation_gate.lock(); }
+void open_allocation_gate() { allocation_gate.unlock(); }
+
 }  // namespace
 
 void* operator new(std::size_t size) {
   instant(allocation);
-  void* block = std::malloc(size == 0 ? 1 : size);
+  void* block;
+  {
+    const std::lock_guard<std::mutex> gate(allocation_gate);
+    block = std::malloc(size == 0 ? 1 : size);
+  }
   if (block == nullptr) throw std::bad_alloc();
   return block;
 }
 
-void operator delete(void* block) noexcept { std::free(block); }
+void operator delete(void* block) noexcept {
+  const std::lock_guard<std::mutex> gate(allocation_gate);
+  std::free(block);
+}
 
-void operator delete(void* block, std::size_t) noexcept { std::free(block); }
+void operator delete(void* block, std::size_t) noexcept {
+  const std::lock_guard<std::mutex> gate(allocation_gate);
+  std::free(block);
+}
 
 extern "C" int pthread_atfork(void (*prepare)(void), void (*parent)(void),
                               void (*child)(void)) {
@@ -216,6 +239,8 @@ int fork_at_instant(int n) {
   }
   const std::string first = dlt::unique_path("first-use").string();
   const std::string other = dlt::unique_path("grandchild").string();
+  __register_atfork(close_allocation_gate, open_allocation_gate,
+                    open_allocation_gate, nullptr);
   pause_at.store(n);
   std::atomic<bool> locked{false};
   std::thread first_user([&] {
