@@ -13,9 +13,9 @@
 #include <string>
 #include <system_error>
 
-#include "dreadlocks/key_form.hpp"
-#include "dreadlocks/lock_key.hpp"
-#include "dreadlocks/lock_primitive.hpp"
+// The umbrella header: lock_key, key_form and the primitive's types come
+// with it (they live in a target users reach only through //dreadlocks).
+#include "dreadlocks/dreadlocks.hpp"
 #include "dreadlocks/posix_primitives.hpp"
 #include "tools/dreadlock/exit_codes.hpp"
 
