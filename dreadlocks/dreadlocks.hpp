@@ -9,6 +9,7 @@
 #include "dreadlocks/basic_path_lock.hpp"
 #include "dreadlocks/basic_path_mutex.hpp"
 #include "dreadlocks/errors.hpp"
+#include "dreadlocks/idle_lock_files.hpp"
 #include "dreadlocks/key_form.hpp"
 #include "dreadlocks/lock_level.hpp"
 #include "dreadlocks/lock_key.hpp"

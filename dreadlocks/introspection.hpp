@@ -82,10 +82,22 @@ inline std::size_t open_lock_files() {
   return detail::registries::processes().open_files();
 }
 
+// idle_lock_files()
+//
+// Counts the lock files this process keeps open, unlocked, for the next
+// lock on them (dreadlocks/idle_lock_files.hpp), in the registry
+// open_lock_files() reads; not counted there.
+// Returns 0 when none is kept. Never throws (beyond std::system_error from
+// std::mutex).
+inline std::size_t idle_lock_files() {
+  return detail::registries::processes().idle_handles();
+}
+
 // trim()
 //
 // Drops what both registries keep only for reuse: thread-level key entries
-// nobody holds, closed lock files kept for reopening, spare states. Held
+// nobody holds, idle lock files (closing the descriptors they keep open),
+// spare states. Held
 // locks are untouched. For measuring what held locks cost, and for leak
 // checks that want only live state left.
 // Returns nothing. Never throws (beyond std::system_error from std::mutex).

@@ -52,6 +52,15 @@
 //     the resource is closed.
 //
 // Optional:
+//   static constexpr bool P::idle_handles_reusable;
+//     True when the registry may keep a handle open, unlocked, after the
+//     last hold on its resource is released, and lock through it again
+//     for a request whose identify(key) still gives the identity the
+//     handle has open (a resource deleted or replaced since is opened
+//     anew). Only where closing a handle releases nothing but its own locks
+//     (closing_any_releases false) and identify(key) costs less than
+//     open() and close(). Such handles are bounded and closed by
+//     dreadlocks::close_idle_lock_files(). Absent: false.
 //   static lock_result P::set_until(native_handle_type handle,
 //                                   primitive_mode from, primitive_mode to,
 //                                   primitive_deadline deadline) noexcept;

@@ -118,6 +118,11 @@ struct ofd_primitive : posix_file_primitive {
   // (LockPrimitive's closing_any_releases).
   static constexpr bool closing_any_releases = false;
 
+  // True: a descriptor is kept open, unlocked, for the next lock on the
+  // file while stat(2) of the path still finds the file it has open
+  // (LockPrimitive's idle_handles_reusable).
+  static constexpr bool idle_handles_reusable = true;
+
   // Classic locks, for a file on which the kernel refuses OFD locks and the
   // files opened after it (LockPrimitive's fallback).
   using fallback = fcntl_primitive;
@@ -163,6 +168,9 @@ struct flock_primitive : posix_file_primitive {
   // False: closing another descriptor of the file leaves a flock(2) lock
   // alone (LockPrimitive's closing_any_releases).
   static constexpr bool closing_any_releases = false;
+
+  // True, as for ofd_primitive (LockPrimitive's idle_handles_reusable).
+  static constexpr bool idle_handles_reusable = true;
 
   // Sets the flock(2) lock to `to`, retaking the shared lock after a refused
   // or failed upgrade as above (LockPrimitive's set()).

@@ -28,10 +28,12 @@
 //   spare         file_table spares       0      none    0
 //   unidentified  file_table, alone       >= 0*  open    >= 1
 //   identified    file_table files_       >= 0*  open    >= 1
-//   idle          file_table idle list    0      none    1 (the opener)
+//   idle          file_table idle list    0      none**  1 (the opener)
 //   orphaned      file_table orphans      >= 0*  none    0
 //
 //   * users >= 1, or keepers >= 1 (a kept file may have no user).
+//   ** or kept open and unlocked for reuse, when its primitive's idle
+//      handles are reusable and its last user released a hold.
 //
 //   from          event                                   to
 //   ------------  --------------------------------------  ------------
@@ -39,11 +41,15 @@
 //                 else open
 //   spare         a new spelling opens a file while       identified
 //                 others are open
+//   idle          its spelling locates it again, and its  un/identified
+//                 kept handle still is the file the       (handle kept)
+//                 spelling names
 //   idle          its spelling locates it again           (as spare)
 //   unidentified  another file is located                 identified
 //   un/identified its last user and keeper leave          idle (or spare
 //                                                         if never named)
 //   idle          pushed out (kIdleFiles), trim(), fork   spare / freed
+//   idle          close_idle(): its kept handle closed    idle, no handle
 //   un/identified fork(), in the child                    orphaned
 //   orphaned      its last user and keeper leave          freed
 //
@@ -91,12 +97,13 @@ struct primitive_ops {
   constexpr primitive_ops(set_function set_lock,
                           set_until_function set_lock_until,
                           close_function close_handle, bool closing_releases,
-                          Handle invalid,
+                          bool idle_reusable, Handle invalid,
                           const primitive_ops* fallback_ops) noexcept
       : set(set_lock),
         set_until(set_lock_until),
         close(close_handle),
         closing_any_releases(closing_releases),
+        idle_handles_reusable(idle_reusable),
         invalid_handle(invalid),
         fallback(fallback_ops) {}
 
@@ -104,6 +111,7 @@ struct primitive_ops {
   set_until_function set_until;  // nullptr: timed requests poll
   close_function close;
   bool closing_any_releases;
+  bool idle_handles_reusable;
   Handle invalid_handle;
   const primitive_ops* fallback;  // nullptr: none
   mutable std::atomic<bool> refused{false};
@@ -126,17 +134,32 @@ template <class P>
 using primitive_set_until_probe = decltype(&P::set_until);
 
 template <class P>
+using primitive_idle_reusable_probe = decltype(P::idle_handles_reusable);
+
+template <class P>
 struct primitive_ops_holder;
 
 // primitive_ops_of<P>: the one primitive_ops of primitive P.
 template <class P>
 inline DREADLOCKS_CONSTINIT primitive_ops<typename P::native_handle_type>
-    primitive_ops_of{&P::set, primitive_ops_holder<P>::set_until(), &P::close,
-                     P::closing_any_releases, P::invalid_handle,
+    primitive_ops_of{&P::set,
+                     primitive_ops_holder<P>::set_until(),
+                     &P::close,
+                     P::closing_any_releases,
+                     primitive_ops_holder<P>::idle_handles_reusable(),
+                     P::invalid_handle,
                      primitive_ops_holder<P>::fallback()};
 
 template <class P>
 struct primitive_ops_holder {
+  static constexpr bool idle_handles_reusable() noexcept {
+    if constexpr (is_detected_v<P, primitive_idle_reusable_probe>) {
+      return P::idle_handles_reusable;
+    } else {
+      return false;
+    }
+  }
+
   static constexpr
       typename primitive_ops<typename P::native_handle_type>::set_until_function
       set_until() noexcept {
@@ -195,6 +218,10 @@ struct file_state {
   primitive_mode transition_to = primitive_mode::none;  // ...this mode
   bool changed_in_transition = false;  // a release lowered the OS lock
   bool identified = false;  // `id` is known and the file is in the table
+  // `id` is the identity of `handle`: read once for an idle file whose
+  // handle is kept for reuse (detail/file_table.hpp), kept while it stays
+  // open.
+  bool id_known = false;
   bool idle = false;
   // Inherited through fork(). Read without the mutex by a release, possibly
   // while a fork waits for the mutex (hence atomic); set only by the

@@ -15,8 +15,15 @@
 // recent), its state and the spelling that opened it, so that opening it
 // again through that spelling allocates nothing, and through the very key
 // that opened it (a thread's recent keys hand it out again) skips the
-// spelling index too; what it does on the file system is what a new
-// spelling gets.
+// spelling index too. If its primitive allows (idle_handles_reusable:
+// closing a handle releases nothing but its own locks) and its last user
+// released a hold, its handle stays open too, unlocked: the spelling then
+// reuses it if the spelling still names the file the handle has open
+// (identify() of the spelling against the handle's identity, read once),
+// and a file deleted or replaced since is closed and opened anew. Idle
+// handles are not in the table of open files: one may name a file that
+// another spelling opened since, which locate() finds by identity before
+// it reuses the handle, and closing it then releases nothing.
 //
 // Allocates first, changes after: everything the table may need to record
 // a file (a file state, index nodes and buckets, a slot for a raced handle)
@@ -81,6 +88,13 @@ class file_table {
     }
     // Only a file this process holds open could be opened a second time.
     const bool holding = open_files() != 0;
+    const primitive_ops<Handle>* ops = primitive_ops_of<P>.usable();
+    if (idle != nullptr && idle->handle != idle->ops->invalid_handle) {
+      if (still_names<P>(*idle, spelling, ops)) {
+        return reuse<P>(*idle, spelling, holding);
+      }
+      close_kept_handle(*idle);  // deleted, replaced, or another primitive's
+    }
     // A cycle on one path wakes its idle state and needs nothing new.
     if (idle == nullptr || holding) {
       reserve_for_new_file(spelling, holding, idle == nullptr);
@@ -95,7 +109,6 @@ class file_table {
         }
       }
     }
-    const primitive_ops<Handle>* ops = primitive_ops_of<P>.usable();
     open_failure failure;
     const Handle opened = P::open(spelling, failure);
     if (opened == P::invalid_handle) {
@@ -135,6 +148,7 @@ class file_table {
         idle != nullptr ? wake(*idle) : take_spare(spare_files_);
     made->id = id;
     made->identified = holding;
+    made->id_known = holding;
     made->handle = opened;
     made->ops = ops;
     file& state = *made;
@@ -153,10 +167,16 @@ class file_table {
   // close()
   //
   // Closes a file whose last user and keeper left (its OS lock already
-  // cleared) and
-  // lays its state to rest for its opening spelling to find again.
-  void close(file& closing) noexcept {
-    closing.ops->close(closing.handle);
+  // cleared) and lays its state to rest for its opening spelling to find
+  // again. With `keep_handle` (the last user released a hold), the handle
+  // stays open for reuse if the file's primitive allows it.
+  void close(file& closing, bool keep_handle) noexcept {
+    if (!keep_handle || !closing.ops->idle_handles_reusable ||
+        closing.spellings.empty()) {
+      closing.ops->close(closing.handle);
+      closing.handle = closing.ops->invalid_handle;
+      closing.id_known = false;
+    }
     if (!raced_.empty()) close_raced(closing);
     // Only the spelling that opened the file may lead to it once closed:
     // the others were checked against it only while it was held.
@@ -244,6 +264,30 @@ class file_table {
     return files_.size() + (unidentified_ != nullptr ? 1 : 0);
   }
 
+  // close_idle()
+  //
+  // Closes the handles kept open by idle files (their states stay, to be
+  // opened anew) and returns how many it closed.
+  std::size_t close_idle() noexcept {
+    std::size_t closed = 0;
+    for (file* idle = idle_.oldest(); idle != nullptr; idle = idle->newer) {
+      if (idle->handle != idle->ops->invalid_handle) ++closed;
+      close_kept_handle(*idle);
+    }
+    return closed;
+  }
+
+  // idle_handles()
+  //
+  // Returns the number of handles kept open by idle files.
+  std::size_t idle_handles() const noexcept {
+    std::size_t kept = 0;
+    for (file* idle = idle_.oldest(); idle != nullptr; idle = idle->newer) {
+      if (idle->handle != idle->ops->invalid_handle) ++kept;
+    }
+    return kept;
+  }
+
  private:
   using spelling_map = std::unordered_map<key_view, file*, key_view_hash>;
   using file_map = std::unordered_map<Id, std::unique_ptr<file>, IdHash>;
@@ -308,6 +352,60 @@ class file_table {
     return spare;
   }
 
+  // True when the handle idle file `idle` kept open may serve a request of
+  // primitive P for `spelling`: the request would open the file with the
+  // same primitive (`ops`), and the spelling names the file the handle has
+  // open now. While the handle is open its file's identity cannot pass to
+  // another file, so on a local file system equal identities are the same
+  // file (docs/process-level.md says what holds on NFS). Reads the
+  // handle's identity the first time.
+  template <class P>
+  static bool still_names(file& idle, const lock_key& spelling,
+                          const primitive_ops<Handle>* ops) noexcept {
+    if (idle.ops != ops) return false;
+    if (!idle.id_known) {
+      os_error ignored;
+      if (!P::identify(idle.handle, idle.id, ignored)) return false;
+      idle.id_known = true;
+    }
+    Id named{};
+    return P::identify(spelling, named) && named == idle.id;
+  }
+
+  // Reopens idle file `idle` through the handle it kept, for `spelling`,
+  // counted with one user; if another spelling opened the same file since
+  // (only while `holding`), closes the kept handle and returns that file.
+  // Throws std::bad_alloc, having changed nothing, only while `holding`.
+  template <class P>
+  file& reuse(file& idle, const lock_key& spelling, bool holding) {
+    if (!holding) {
+      unidentified_ = wake(idle);
+      ++idle.users;
+      return idle;
+    }
+    reserve_for_new_file(spelling, true, false);
+    identify_unidentified<P>();
+    if (auto held = files_.find(idle.id); held != files_.end()) {
+      // Unlocked, and its primitive's close releases no other handle's lock.
+      forget_idle(idle);
+      return adopt_spelling(*held->second, spelling);
+    }
+    std::unique_ptr<file> woken = wake(idle);
+    woken->identified = true;
+    insert_file(idle.id, std::move(woken));
+    ++idle.users;
+    return idle;
+  }
+
+  // Closes the handle idle file `idle` kept open, if it did.
+  static void close_kept_handle(file& idle) noexcept {
+    if (idle.handle != idle.ops->invalid_handle) {
+      idle.ops->close(idle.handle);
+      idle.handle = idle.ops->invalid_handle;
+    }
+    idle.id_known = false;
+  }
+
   // Gives the file opened while nothing else was held its identity, so
   // that a new spelling can be compared with it. If that fails (only if
   // the user closed native_handle()), it stays unidentified. Needs what
@@ -315,11 +413,15 @@ class file_table {
   template <class P>
   void identify_unidentified() noexcept {
     if (unidentified_ == nullptr) return;
-    Id id{};
-    os_error ignored;
-    if (!P::identify(unidentified_->handle, id, ignored)) return;
-    unidentified_->id = id;
+    if (!unidentified_->id_known) {
+      os_error ignored;
+      if (!P::identify(unidentified_->handle, unidentified_->id, ignored)) {
+        return;
+      }
+      unidentified_->id_known = true;
+    }
     unidentified_->identified = true;
+    const Id id = unidentified_->id;
     insert_file(id, std::move(unidentified_));
   }
 
@@ -374,9 +476,9 @@ class file_table {
   // touching the index; forgets the oldest idle one beyond kIdleFiles.
   void rest(std::unique_ptr<file> owned) noexcept {
     file& closed = *owned;
-    // Back to the initial state; owners, holds and waiters already are.
+    // Back to the initial state (but for a handle kept open, close());
+    // owners, holds and waiters already are.
     closed.identified = false;
-    closed.handle = closed.ops->invalid_handle;
     closed.os_lock = primitive_mode::none;
     closed.in_transition = false;
     closed.changed_in_transition = false;
@@ -400,8 +502,10 @@ class file_table {
     return std::unique_ptr<file>(&idle);
   }
 
-  // Forgets an idle file state and its spelling; keeps both as spares.
+  // Forgets an idle file state and its spelling, closing a handle it kept;
+  // keeps both as spares.
   void forget_idle(file& idle) noexcept {
+    close_kept_handle(idle);
     std::unique_ptr<file> owned = wake(idle);
     for (const lock_key& spelling : idle.spellings) drop_spelling(spelling);
     idle.spellings.clear();

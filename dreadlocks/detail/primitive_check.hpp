@@ -31,6 +31,7 @@ enum class primitive_clause {
   set,
   close,
   closing_any_releases,
+  idle_handles_reusable,
   set_until,
   fallback,
 };
@@ -81,6 +82,8 @@ using primitive_close_call = std::enable_if_t<
 template <class P>
 using primitive_releases_of = decltype(P::closing_any_releases);
 template <class P>
+using primitive_idle_reusable_of = decltype(P::idle_handles_reusable);
+template <class P>
 using primitive_set_until_name = decltype(&P::set_until);
 template <class P>
 using primitive_set_until_call = std::enable_if_t<
@@ -92,6 +95,21 @@ using primitive_set_until_call = std::enable_if_t<
                           std::declval<primitive_deadline>()))>;
 template <class P>
 using primitive_fallback_of = typename P::fallback;
+
+// True when P declares idle_handles_reusable wrongly: not a constant bool,
+// or true beside closing_any_releases (closing an idle handle would then
+// release the locks another handle of the file holds).
+template <class P>
+constexpr bool idle_reusable_misdeclared() {
+  if constexpr (!is_detected_v<P, primitive_idle_reusable_of>) {
+    return false;
+  } else if constexpr (!std::is_same_v<primitive_idle_reusable_of<P>,
+                                       const bool>) {
+    return true;
+  } else {
+    return P::idle_handles_reusable && P::closing_any_releases;
+  }
+}
 
 // True when the call `Call` probes is valid for P, noexcept, and returns
 // exactly `R`.
@@ -138,6 +156,8 @@ constexpr primitive_clause unmet_primitive_clause() {
     return clause::closing_any_releases;
   } else if constexpr (!std::is_same_v<primitive_releases_of<P>, const bool>) {
     return clause::closing_any_releases;
+  } else if constexpr (idle_reusable_misdeclared<P>()) {
+    return clause::idle_handles_reusable;
   } else if constexpr (is_detected_v<P, primitive_set_until_name> &&
                        !noexcept_call_returning<P, primitive_set_until_call,
                                                 lock_result>()) {
@@ -196,6 +216,10 @@ struct primitive_check {
   static_assert(unmet != primitive_clause::closing_any_releases,
                 "dreadlocks: LockPrimitive must provide closing_any_releases: "
                 "`static constexpr bool closing_any_releases`");
+  static_assert(unmet != primitive_clause::idle_handles_reusable,
+                "dreadlocks: LockPrimitive must provide idle_handles_reusable: "
+                "if declared, `static constexpr bool idle_handles_reusable`, "
+                "and false where closing_any_releases is true");
   static_assert(unmet != primitive_clause::set_until,
                 "dreadlocks: LockPrimitive must provide set_until: if "
                 "declared, `static lock_result set_until(native_handle_type, "

@@ -3,7 +3,8 @@
 // The per-process registry behind every file-backed process policy: one
 // handle per lock file, opened when the first lock on the file is asked for
 // and closed after the last is released (or, if a lock object keeps it,
-// once that lets go too), and per file the holds of this
+// once that lets go too; or kept idle for reuse, bounded, where the
+// primitive allows: detail/file_table.hpp), and per file the holds of this
 // process's threads and the OS lock they add up to. One registry per kind
 // of handle and identity, so that every primitive on POSIX files (OFD,
 // classic fcntl, flock(2), one's own) meets the others in one table and
@@ -244,6 +245,22 @@ class process_registry {
     return table_.open_files();
   }
 
+  // close_idle()
+  //
+  // Closes the handles idle files keep open for reuse; returns how many.
+  std::size_t close_idle() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return table_.close_idle();
+  }
+
+  // idle_handles()
+  //
+  // Returns the number of handles idle files keep open for reuse.
+  std::size_t idle_handles() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return table_.idle_handles();
+  }
+
  private:
   template <class P>
   held_file acquire_slow(const lock_request& request, thread_tag self) {
@@ -290,12 +307,15 @@ class process_registry {
       return;
     }
     os_lock_transitions::lower_os_lock(target);
-    leave(target);
+    leave(target, true);
   }
 
   // Drops one user of a file that is not an orphan; the last one clears the
-  // OS lock and, unless a keeper keeps it open, closes the file.
-  DREADLOCKS_INLINE_STEP void leave(file& target) noexcept {
+  // OS lock and, unless a keeper keeps it open, closes the file. A user
+  // that released a hold (`released`) lets the file keep its handle idle
+  // for reuse; a request that failed leaves nothing open.
+  DREADLOCKS_INLINE_STEP void leave(file& target,
+                                    bool released = false) noexcept {
     if (--target.users != 0) {
       if (target.waiters != 0) target.changed->notify_all();
       file_fast_mode::make_fast(target);
@@ -304,7 +324,7 @@ class process_registry {
     if (target.os_lock != primitive_mode::none) {
       target.set_os_lock(primitive_mode::none, false);
     }
-    if (target.keepers == 0) table_.close(target);
+    if (target.keepers == 0) table_.close(target, released);
   }
 
   // Drops one keeper of a file; closes it (or frees an orphan) if that
@@ -314,7 +334,7 @@ class process_registry {
     if (target.orphaned) {
       table_.free_unused_orphan(target);
     } else if (target.users == 0 && target.keepers == 0) {
-      table_.close(target);  // its OS lock went with its last user
+      table_.close(target, true);  // its OS lock went with its last user
     }
   }
 

@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(records_order_and_native_handle, P,
   const auto file = dlt::unique_path("recording");
   dlt::prober<dlt::process_level_lock<P>> other(file);
   call_log::instance().take();
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   {
     Lock lock(file, dlt::mode(false));
     BOOST_TEST(
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(records_order_and_native_handle, P,
     BOOST_TEST_REQUIRE(::stat(file.c_str(), &by_path) == 0);
     BOOST_TEST(by_fd.st_ino == by_path.st_ino);
     BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
-    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
     // The custom lock and the shipped aliases share the process registry:
     // a shipped process-level lock on the file is the same hold family.
@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(records_order_and_native_handle, P,
   BOOST_TEST(call_log::instance().take() ==
                  (log_entries{"process release", "thread release"}),
              boost::test_tools::per_element());
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::live_descriptor_count() == fds);
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
 }
 

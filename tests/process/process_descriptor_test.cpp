@@ -94,10 +94,12 @@ std::vector<bad_input> bad_inputs() {
 
 
 // Holds `file` exclusively through `key` for a moment: another process is
-// refused even a shared lock, and the file has one descriptor.
+// refused even a shared lock, and the file has one descriptor (once the
+// idle one another spelling may keep beside it is closed).
 template <class Lock, class Prober>
 void check_excludes_through_key(const dreadlocks::lock_key& key,
                                 const fs::path& file, Prober& other) {
+  dreadlocks::close_idle_lock_files();
   const Lock held = dlt::lock_through<Lock>(key, dlt::mode(false));
   BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
   BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
@@ -114,33 +116,33 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(one_descriptor_per_held_file, Lock,
   dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("count");
   const auto second = dlt::unique_path("count-second");
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   const std::size_t files = introspection::open_lock_files();
   for (const bool shared : {false, true}) {
     {
       Lock lock(file, dlt::mode(shared));
-      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
       BOOST_TEST(dlt::descriptors_open_on(file) == 1u);
       BOOST_TEST(introspection::open_lock_files() == files + 1);
       {
         Lock nested(file, dlt::mode(true, true, true));
-        BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+        BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
         BOOST_TEST(nested.native_handle() == lock.native_handle());
         Lock other(second, dlt::mode(shared));
-        BOOST_TEST(dlt::open_descriptor_count() == fds + 2);
+        BOOST_TEST(dlt::live_descriptor_count() == fds + 2);
         BOOST_TEST(introspection::open_lock_files() == files + 2);
       }
-      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
       Lock moved(std::move(lock));
       BOOST_TEST(!lock.owns_lock());
-      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
       moved.unlock();
-      BOOST_TEST(dlt::open_descriptor_count() == fds);
+      BOOST_TEST(dlt::live_descriptor_count() == fds);
       moved.unlock();
-      BOOST_TEST(dlt::open_descriptor_count() == fds);
+      BOOST_TEST(dlt::live_descriptor_count() == fds);
     }
-    BOOST_TEST(dlt::open_descriptor_count() == fds);
-    BOOST_TEST(dlt::descriptors_open_on(file) == 0u);
+    BOOST_TEST(dlt::live_descriptor_count() == fds);
+    BOOST_TEST(dlt::descriptors_left_on(file) == 0u);
     BOOST_TEST(introspection::open_lock_files() == files);
   }
 }
@@ -155,7 +157,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_outliving_its_closed_file, Lock,
   dlt::watchdog dog(20s);
   const auto file = dlt::unique_path("outlived-state");
   dlt::prober<dlt::process_level_of<Lock>> other(file);
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   const dreadlocks::lock_key key(file, "test");
   dlt::lock_through<Lock>(key, dlt::mode(false)).unlock();
   for (int round = 0; round < 2; ++round) {
@@ -167,7 +169,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_outliving_its_closed_file, Lock,
     check_excludes_through_key<Lock>(key, file, other);
     BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   }
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::live_descriptor_count() == fds);
   BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
@@ -182,7 +184,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_joining_a_file_renamed_onto_its_path, Lock,
   const auto file = dlt::unique_path("renamed-onto");
   const auto renamed = dlt::unique_path("renamed-from");
   dlt::prober<dlt::process_level_of<Lock>> other(file);
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   const dreadlocks::lock_key key(file, "test");
   for (int round = 0; round < 3; ++round) {
     dlt::lock_through<Lock>(key, dlt::mode(false)).unlock();
@@ -192,13 +194,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(key_joining_a_file_renamed_onto_its_path, Lock,
       const Lock joined =
           dlt::lock_through<Lock>(key, dlt::mode(false, true, true));
       BOOST_TEST(joined.native_handle() == held.native_handle());
-      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
       BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
     }
     BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
     check_excludes_through_key<Lock>(key, file, other);
   }
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::live_descriptor_count() == fds);
   BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
@@ -211,12 +213,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(refusals_leave_no_descriptor, Lock,
   const auto mine = dlt::unique_path("mine");
   dlt::process_holder<Lock> other(busy, dlt::mode(false));
   BOOST_TEST_REQUIRE(other.wait_settled() == attempt::granted);
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   const std::size_t files = introspection::open_lock_files();
   for (const bool shared : {false, true}) {
     BOOST_TEST(dlt::try_lock_once<Lock>(busy, dlt::mode(shared, false)) ==
                attempt::process_would_block);
-    BOOST_TEST(dlt::open_descriptor_count() == fds);
+    BOOST_TEST(dlt::live_descriptor_count() == fds);
     BOOST_TEST(introspection::open_lock_files() == files);
   }
   {
@@ -230,11 +232,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(refusals_leave_no_descriptor, Lock,
         BOOST_TEST(std::string(error.what()).find(dlt::key_of(mine).string()) !=
                    std::string::npos);
       }
-      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
       BOOST_TEST(introspection::open_lock_files() == files + 1);
     }
   }
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::live_descriptor_count() == fds);
   BOOST_TEST(introspection::open_lock_files() == files);
   BOOST_TEST(dlt::exited_ok(other.release_and_exit()));
 }
@@ -269,7 +271,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(failures_keep_other_locks, Lock,
   dlt::prober<dlt::process_level_of<Lock>> other(held_file);
   dlt::process_holder<Lock> busy_holder(busy, dlt::mode(false));
   BOOST_TEST_REQUIRE(busy_holder.wait_settled() == attempt::granted);
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   {
     Lock held(held_file, dlt::mode(false));
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
@@ -292,11 +294,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(failures_keep_other_locks, Lock,
       BOOST_TEST(other.try_lock(true) == attempt::process_would_block,
                  "after a refused repeat through " << spelling);
     }
-    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
     BOOST_TEST(dlt::descriptors_open_on(held_file) == 1u);
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::live_descriptor_count() == fds);
   BOOST_TEST(dlt::exited_ok(busy_holder.release_and_exit()));
 }
 
@@ -352,7 +354,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(out_of_descriptors, Lock, dlt::file_locks) {
   const fs::path new_file = dir / "new";
   dlt::child_process child([&] {
     Lock held(held_file, dlt::mode(false));
-    const std::size_t fds = dlt::open_descriptor_count();
+    const std::size_t fds = dlt::live_descriptor_count();
     const std::size_t files = introspection::open_lock_files();
     rlimit limit{};
     dlt::child_require(::getrlimit(RLIMIT_NOFILE, &limit) == 0, "getrlimit");
@@ -388,7 +390,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(out_of_descriptors, Lock, dlt::file_locks) {
       if (!again.owns_lock()) problem += "; the other spelling failed";
     }
     for (const int fd : fillers) ::close(fd);
-    if (dlt::open_descriptor_count() != fds) problem += "; leaked a descriptor";
+    if (dlt::live_descriptor_count() != fds) problem += "; leaked a descriptor";
     dlt::child_require(problem.empty(), problem);
     events->failed_as_expected.signal();
     dlt::child_require(events->probed.wait(), "parent probed in time");

@@ -274,7 +274,7 @@ dlt::exit_status lock_with_closed(const std::vector<int>& closed,
                                   const fs::path& existing) {
   dlt::child_process child([&] {
     for (const int fd : closed) ::close(fd);
-    const std::size_t fds = dlt::open_descriptor_count();
+    const std::size_t fds = dlt::live_descriptor_count();
     for (const fs::path& file : {fresh, existing}) {
       {
         Lock lock(file, dlt::mode(false, false));
@@ -289,9 +289,9 @@ dlt::exit_status lock_with_closed(const std::vector<int>& closed,
             ::write(STDERR_FILENO, text, sizeof text - 1) != -1) {
           return 22;  // stderr was closed, yet the write went somewhere
         }
-        if (dlt::open_descriptor_count() != fds + 1) return 23;
+        if (dlt::live_descriptor_count() != fds + 1) return 23;
       }
-      if (dlt::open_descriptor_count() != fds) return 24;
+      if (dlt::live_descriptor_count() != fds) return 24;
       if (fs::file_size(file) != 0u) return 25;
     }
     return 0;

@@ -139,7 +139,7 @@ world look_from_outside(Prober& other) {
   seen.process_shared = other.try_lock(true);
   seen.process_exclusive = other.try_lock(false);
   seen.thread_shared = seen.thread_exclusive = attempt::other_error;
-  seen.descriptors = dlt::open_descriptor_count();
+  seen.descriptors = dlt::live_descriptor_count();
   seen.lock_files = introspection::open_lock_files();
   seen.thread_keys = introspection::held_thread_keys();
   return seen;

@@ -38,7 +38,7 @@ namespace {
 template <class Lock>
 void check_all_released(dlt::prober<Lock>& other, std::size_t fds) {
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::live_descriptor_count() == fds);
   BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 
@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
   using both = dlt::both_levels_lock<P>;
   const auto file = dlt::unique_path("reentrant");
   dlt::prober<process_only> other(file);
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   {
     both outer(file, dlt::mode(false));
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
     both inner_both(file, dlt::mode(true, false, true));
     BOOST_TEST(inner_shared.native_handle() == outer.native_handle());
     BOOST_TEST(inner_both.native_handle() == outer.native_handle());
-    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
 
@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
       // And at both levels: this thread is the only thread-level holder.
       both upgrade_both(file, dlt::mode(false, false, true));
       BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
-      BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+      BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
     }
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reentrancy_across_levels, P,
                       dreadlocks::recursive_deadlock_error);
     // The failures left the holds intact.
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
-    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
   }
   check_all_released(other, fds);
 }
@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(guard_outliving_its_thread_is_nobody_elses, P,
   using process_only = dlt::process_level_lock<P>;
   const auto file = dlt::unique_path("outlived");
   dlt::prober<process_only> other(file);
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   for (const bool shared : {false, true}) {
     std::optional<process_only> kept;
     std::thread([&] { kept.emplace(file, dlt::mode(shared)); }).join();
@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nesting_deeper_than_the_word_counts, P,
   using process_only = dlt::process_level_lock<P>;
   const auto file = dlt::unique_path("deep");
   dlt::prober<process_only> other(file);
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   constexpr int kDepth = 33000;
   for (const bool shared : {false, true}) {
     std::vector<process_only> nested;
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(nesting_deeper_than_the_word_counts, P,
     // Released in the order taken: counts, not a stack.
     for (int i = 0; i < kDepth - 1; ++i) nested[i].unlock();
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
-    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
     nested.back().unlock();
     BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
   }
@@ -227,7 +227,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_while_another_process_reads, P,
   dlt::prober<process_only> other(file);
   dlt::process_holder<process_only> reader(file, dlt::mode(true));
   BOOST_TEST_REQUIRE(reader.wait_settled() == attempt::granted);
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   {
     process_only shared(file, dlt::mode(true));
     std::string detail;
@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_while_another_process_reads, P,
                    file, dlt::mode(false, false, true), &detail) ==
                    attempt::process_would_block,
                detail);
-    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
     BOOST_TEST(other.try_lock(true) == attempt::granted, other.last_detail());
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block);
     BOOST_TEST(dlt::exited_ok(reader.release_and_exit()));
@@ -243,7 +243,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(upgrade_refused_while_another_process_reads, P,
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
+  BOOST_TEST(dlt::live_descriptor_count() == fds);
 }
 
 // The threads of one process share the process level (Python parity):
@@ -256,13 +256,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(threads_share_the_process_level, P,
   using process_only = dlt::process_level_lock<P>;
   const auto file = dlt::unique_path("threads-share");
   dlt::prober<process_only> other(file);  // forked before any thread
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   {
     std::optional<process_only> first(std::in_place, file, dlt::mode(false));
     auto second =
         dlt::hold_in_thread<process_only>(file, dlt::mode(false, false));
     BOOST_TEST(second->wait_settled() == attempt::granted);
-    BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
+    BOOST_TEST(dlt::live_descriptor_count() == fds + 1);
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block);
     first.reset();
     // Thread 2 still holds exclusive: so does the OS lock.
@@ -396,12 +396,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
   fs::create_hard_link(file, hard_link);
 
   dlt::prober<process_only> other(file);
-  const std::size_t fds = dlt::open_descriptor_count();
+  const std::size_t fds = dlt::live_descriptor_count();
   const auto check_refused = [&](const std::string& when) {
     BOOST_TEST(other.try_lock(true) == attempt::process_would_block, when);
     BOOST_TEST(other.try_lock(false) == attempt::process_would_block, when);
     BOOST_TEST(dlt::descriptors_open_on(file) == 1u, when);
-    BOOST_TEST(dlt::open_descriptor_count() == fds + 1, when);
+    BOOST_TEST(dlt::live_descriptor_count() == fds + 1, when);
   };
 
   for (const bool held_shared : {false, true}) {
@@ -419,7 +419,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
         both again(spelling, dlt::mode(held_shared, false, true));
         BOOST_TEST(again.native_handle() == held.native_handle(), name);
         BOOST_TEST(dlt::descriptors_open_on(file) == 1u, name);
-        BOOST_TEST(dlt::open_descriptor_count() == fds + 1, name);
+        BOOST_TEST(dlt::live_descriptor_count() == fds + 1, name);
       }
       {
         process_only again(spelling, dlt::mode(true, false, true));
@@ -450,8 +450,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_trap_other_spellings, P,
                      "a hard link through a symlinked directory");
   }
   BOOST_TEST(other.try_lock(false) == attempt::granted, other.last_detail());
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::descriptors_open_on(file) == 0u);
+  BOOST_TEST(dlt::live_descriptor_count() == fds);
+  BOOST_TEST(dlt::descriptors_left_on(file) == 0u);
   BOOST_TEST(introspection::open_lock_files() == 0u);
 }
 

@@ -29,6 +29,7 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/fd_count.hpp"
 #include "tests/support/holder.hpp"
+#include "tests/support/nothing_left_behind.hpp"
 #include "tests/support/outcome.hpp"
 #include "tests/support/proc_locks.hpp"
 #include "tests/support/scenario_locks.hpp"
@@ -62,15 +63,16 @@ Lock lock_through(const dreadlocks::lock_key& key,
 }
 
 // Tries Lock on `path` (in `shared` mode, without waiting) and checks that it throws std::system_error with
-// `code` and a message containing `named`, and leaves no descriptor and no
-// registry entry behind. Returns an empty string or what went wrong (so
+// `code` and a message containing `named`, and leaves no descriptor (idle
+// ones included) and no registry entry behind. Returns an empty string or what went wrong (so
 // that children can use it too).
 template <class Lock>
 std::string check_failure(const std::filesystem::path& path, std::errc code,
                           const std::vector<std::string>& named,
                           bool shared = false) {
-  const std::size_t fds = open_descriptor_count();
+  const std::size_t fds = live_descriptor_count();
   const std::size_t files = dreadlocks::introspection::open_lock_files();
+  const std::size_t idle = dreadlocks::introspection::idle_lock_files();
   std::string problem;
   try {
     Lock lock(path, mode(shared, false));
@@ -90,7 +92,9 @@ std::string check_failure(const std::filesystem::path& path, std::errc code,
   } catch (const std::exception& error) {
     problem = std::string("not a std::system_error: ") + error.what();
   }
-  if (open_descriptor_count() != fds) problem += "; leaked a descriptor";
+  if (live_descriptor_count() != fds) problem += "; leaked a descriptor";
+  if (dreadlocks::introspection::idle_lock_files() > idle)
+    problem += "; kept an idle descriptor";
   if (dreadlocks::introspection::open_lock_files() != files)
     problem += "; left a registry entry";
   return problem;

@@ -39,6 +39,11 @@ struct broken : dreadlocks::ofd_primitive {
     return {dreadlocks::lock_status::acquired};
   }
 };
+#elif defined(BROKEN_IDLE_HANDLES_REUSABLE)
+// Idle handles kept where closing any handle releases the process's lock.
+struct broken : dreadlocks::fcntl_primitive {
+  static constexpr bool idle_handles_reusable = true;
+};
 #elif defined(BROKEN_OPEN)
 // open() takes the wrong arguments.
 struct broken : dreadlocks::fcntl_primitive {
