@@ -25,6 +25,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #ifndef DREADLOCKS_BENCH_THREADED
 #define DREADLOCKS_BENCH_THREADED 0
@@ -201,6 +202,33 @@ void BM_paired_process_level_path_lock_vs_raw_ofd(benchmark::State& state) {
 void BM_paired_path_lock_vs_raw_ofd(benchmark::State& state) {
   paired_with_raw_ofd<dreadlocks::path_lock>(state);
 }
+
+// Cold cycles: a round of 16 files, twice the idle files a process keeps,
+// so that every guard opens its file (and closes the oldest idle one), as
+// the raw sequence does every time. range(0) = 1 for shared.
+template <class Lock>
+void paired_cold_with_raw_ofd(benchmark::State& state) {
+  constexpr std::size_t kFiles = 16;
+  std::vector<std::filesystem::path> paths;
+  for (std::size_t i = 0; i < kFiles; ++i) {
+    paths.push_back(lock_file("cold-" + std::to_string(i) + ".lock"));
+  }
+  const auto options = mode(state.range(0) != 0);
+  std::size_t next = 0;
+  std::size_t next_raw = 0;
+  bool failed = false;
+  dreadlocks_bench::paired(
+      state, 32, [&] { lock_once<Lock>(paths[next++ % kFiles], options); },
+      [&] {
+        failed |= !dreadlocks_bench::raw_ofd_cycle(
+            paths[next_raw++ % kFiles].c_str(), options.shared);
+      });
+  if (failed) state.SkipWithError("open or fcntl failed");
+}
+
+void BM_paired_path_lock_cold_vs_raw_ofd(benchmark::State& state) {
+  paired_cold_with_raw_ofd<dreadlocks::path_lock>(state);
+}
 #endif
 
 // range(0): the outer mode, range(1): the inner mode (1 = shared), as in
@@ -322,6 +350,10 @@ BENCHMARK(BM_paired_process_level_path_lock_vs_raw_ofd)
     ->Arg(0)
     ->Arg(1);
 BENCHMARK(BM_paired_path_lock_vs_raw_ofd)->ArgName("shared")->Arg(0)->Arg(1);
+BENCHMARK(BM_paired_path_lock_cold_vs_raw_ofd)
+    ->ArgName("shared")
+    ->Arg(0)
+    ->Arg(1);
 #endif
 THREAD_LEVEL_BENCHMARK(BM_paired_path_lock_nested_vs_thread_level)
     ->ArgNames({"outer_shared", "inner_shared"})
