@@ -33,6 +33,17 @@ std::vector<tool> both_tools() {
   return {{"dreadlock", dreadlock_binary()}, {"flock", flock_binary()}};
 }
 
+// Runs `check(tool, lock)` once for each tool, inside a context naming the
+// tool, with a fresh lock path whose name starts with `stem`.
+template <typename Check>
+void for_each_tool(const std::string& stem, const Check& check) {
+  for (const auto& t : both_tools()) {
+    BOOST_TEST_CONTEXT(t.name) {
+      check(t, dreadlocks_test::unique_path(stem));
+    }
+  }
+}
+
 // Runs `script` with /bin/sh -c, with the participant's descriptors.
 dreadlock_process shell(const std::string& script, const participant& p) {
   return dreadlock_process({"-c", script}, p.descriptors(), {}, {}, "/bin/sh");
@@ -60,52 +71,48 @@ std::string subshell_idiom(const tool& t, const std::string& options,
 
 BOOST_AUTO_TEST_CASE(subshell_idiom_locks_the_shells_descriptor) {
   dreadlocks_test::watchdog dog(30s);
-  for (const auto& t : both_tools()) {
-    BOOST_TEST_CONTEXT(t.name) {
-      const fs::path lock = dreadlocks_test::unique_path("idiom");
-      participant body;
-      auto run = shell(subshell_idiom(t, "-n", lock), body);
-      BOOST_REQUIRE_MESSAGE(body.wait_ready(), run.describe());
-      // The tool has exited; the subshell's descriptor holds the lock.
-      BOOST_TEST(try_with(both_tools()[0], lock, true) == conflict_exit);
-      BOOST_TEST(try_with(both_tools()[1], lock, true) == conflict_exit);
-      // (FLOCK lines of a process that has exited are not listed inside a
-      // PID namespace, as under Bazel's sandbox; OFD lines have no pid.)
-      BOOST_TEST(proc_locks_on(lock, false, "OFDLCK") ==
-                 (t.name == "dreadlock" ? 1 : 0));
-      // A second script with the same idiom gives up, its body unrun.
-      participant second_body;
-      auto second = shell(subshell_idiom(t, "-n", lock), second_body);
-      BOOST_TEST(second.wait().exited_with(0), second.describe());
-      BOOST_TEST(second.out() == "status 1\n", second.describe());
-      BOOST_TEST(!second_body.reported());
-      body.release();
-      BOOST_TEST(run.wait().exited_with(0), run.describe());
-      BOOST_TEST(run.out() == "status 0\n", run.describe());
-      BOOST_TEST(try_with(t, lock) == 0);
-    }
-  }
+  for_each_tool("idiom", [](const tool& t, const fs::path& lock) {
+    participant body;
+    auto run = shell(subshell_idiom(t, "-n", lock), body);
+    BOOST_REQUIRE_MESSAGE(body.wait_ready(), run.describe());
+    // The tool has exited; the subshell's descriptor holds the lock.
+    BOOST_TEST(try_with(both_tools()[0], lock, true) == conflict_exit);
+    BOOST_TEST(try_with(both_tools()[1], lock, true) == conflict_exit);
+    // (FLOCK lines of a process that has exited are not listed inside a
+    // PID namespace, as under Bazel's sandbox; OFD lines have no pid.)
+    BOOST_TEST(proc_locks_on(lock, false, "OFDLCK") ==
+               (t.name == "dreadlock" ? 1 : 0));
+    // A second script with the same idiom gives up, its body unrun.
+    participant second_body;
+    auto second = shell(subshell_idiom(t, "-n", lock), second_body);
+    BOOST_TEST(second.wait().exited_with(0), second.describe());
+    BOOST_TEST(second.out() == "status 1\n", second.describe());
+    BOOST_TEST(!second_body.reported());
+    body.release();
+    BOOST_TEST(run.wait().exited_with(0), run.describe());
+    BOOST_TEST(run.out() == "status 0\n", run.describe());
+    BOOST_TEST(try_with(t, lock) == 0);
+  });
 }
 
 // A shared lock on a descriptor opened for writing (9>), reading (9<) or
 // both (9<>).
 BOOST_AUTO_TEST_CASE(shared_descriptor_form_admits_readers_of_either_tool) {
   dreadlocks_test::watchdog dog(60s);
-  for (const auto& t : both_tools()) {
-    for (const std::string redirect : {"9>", "9<", "9<>"}) {
-    BOOST_TEST_CONTEXT(t.name << " " << redirect) {
-      const fs::path lock = dreadlocks_test::unique_path("idiom-shared");
-      { std::ofstream create(lock); }
-      participant body;
-      auto run = shell(subshell_idiom(t, "-s", lock, redirect), body);
-      BOOST_REQUIRE_MESSAGE(body.wait_ready(), run.describe());
-      for (const auto& other : both_tools()) {
-        BOOST_TEST(try_with(other, lock, true) == 0);
-        BOOST_TEST(try_with(other, lock, false) == conflict_exit);
-      }
-      body.release();
-      BOOST_TEST(run.wait().exited_with(0), run.describe());
-    }
+  for (const std::string redirect : {"9>", "9<", "9<>"}) {
+    BOOST_TEST_CONTEXT(redirect) {
+      for_each_tool("idiom-shared", [&](const tool& t, const fs::path& lock) {
+        { std::ofstream create(lock); }
+        participant body;
+        auto run = shell(subshell_idiom(t, "-s", lock, redirect), body);
+        BOOST_REQUIRE_MESSAGE(body.wait_ready(), run.describe());
+        for (const auto& other : both_tools()) {
+          BOOST_TEST(try_with(other, lock, true) == 0);
+          BOOST_TEST(try_with(other, lock, false) == conflict_exit);
+        }
+        body.release();
+        BOOST_TEST(run.wait().exited_with(0), run.describe());
+      });
     }
   }
 }
@@ -144,26 +151,23 @@ BOOST_AUTO_TEST_CASE(converting_readers_do_not_deadlock) {
 
 BOOST_AUTO_TEST_CASE(unlock_releases_the_descriptors_lock) {
   dreadlocks_test::watchdog dog(30s);
-  for (const auto& t : both_tools()) {
-    BOOST_TEST_CONTEXT(t.name) {
-      const fs::path lock = dreadlocks_test::unique_path("unlock");
-      const std::string binary = quoted(t.binary.string());
-      participant body;
-      auto run = shell("( " + binary + " 9 && " + binary +
-                           " -u 9; echo \"u $?\"; echo ready >&5; read line "
-                           "<&6; exit 0 ) 9>" +
-                           quoted(lock.string()),
-                       body);
-      BOOST_REQUIRE_MESSAGE(body.wait_ready(), run.describe());
-      BOOST_TEST(proc_locks_on(lock, false, "FLOCK") == 0);
-      BOOST_TEST(proc_locks_on(lock, false, "OFDLCK") == 0);
-      BOOST_TEST(try_with(both_tools()[0], lock) == 0);
-      BOOST_TEST(try_with(both_tools()[1], lock) == 0);
-      body.release();
-      BOOST_TEST(run.wait().exited_with(0), run.describe());
-      BOOST_TEST(run.out() == "u 0\n", run.describe());
-    }
-  }
+  for_each_tool("unlock", [](const tool& t, const fs::path& lock) {
+    const std::string binary = quoted(t.binary.string());
+    participant body;
+    auto run = shell("( " + binary + " 9 && " + binary +
+                         " -u 9; echo \"u $?\"; echo ready >&5; read line "
+                         "<&6; exit 0 ) 9>" +
+                         quoted(lock.string()),
+                     body);
+    BOOST_REQUIRE_MESSAGE(body.wait_ready(), run.describe());
+    BOOST_TEST(proc_locks_on(lock, false, "FLOCK") == 0);
+    BOOST_TEST(proc_locks_on(lock, false, "OFDLCK") == 0);
+    BOOST_TEST(try_with(both_tools()[0], lock) == 0);
+    BOOST_TEST(try_with(both_tools()[1], lock) == 0);
+    body.release();
+    BOOST_TEST(run.wait().exited_with(0), run.describe());
+    BOOST_TEST(run.out() == "u 0\n", run.describe());
+  });
 }
 
 BOOST_AUTO_TEST_CASE(descriptor_not_open_is_65_with_flocks_message) {
@@ -189,34 +193,28 @@ BOOST_AUTO_TEST_CASE(lone_word_that_is_no_number_is_a_usage_error) {
 
 BOOST_AUTO_TEST_CASE(no_fork_runs_the_command_in_the_tools_process) {
   dreadlocks_test::watchdog dog(30s);
-  for (const auto& t : both_tools()) {
-    BOOST_TEST_CONTEXT(t.name) {
-      const fs::path lock = dreadlocks_test::unique_path("no-fork");
-      participant command;
-      dreadlock_process run(
-          {"-F", lock.string(), "-c", "echo $$ >&5; read line <&6; exit 3"},
-          command.descriptors(), {}, {}, t.binary);
-      const auto pid = command.next_report();
-      BOOST_REQUIRE_MESSAGE(pid, run.describe());
-      BOOST_TEST(*pid == std::to_string(run.pid()), "not forked");
-      BOOST_TEST(try_with(both_tools()[0], lock) == conflict_exit);
-      BOOST_TEST(try_with(both_tools()[1], lock) == conflict_exit);
-      command.release();
-      BOOST_TEST(run.wait().exited_with(3), run.describe());
-      BOOST_TEST(try_with(t, lock) == 0);
-    }
-  }
+  for_each_tool("no-fork", [](const tool& t, const fs::path& lock) {
+    participant command;
+    dreadlock_process run(
+        {"-F", lock.string(), "-c", "echo $$ >&5; read line <&6; exit 3"},
+        command.descriptors(), {}, {}, t.binary);
+    const auto pid = command.next_report();
+    BOOST_REQUIRE_MESSAGE(pid, run.describe());
+    BOOST_TEST(*pid == std::to_string(run.pid()), "not forked");
+    BOOST_TEST(try_with(both_tools()[0], lock) == conflict_exit);
+    BOOST_TEST(try_with(both_tools()[1], lock) == conflict_exit);
+    command.release();
+    BOOST_TEST(run.wait().exited_with(3), run.describe());
+    BOOST_TEST(try_with(t, lock) == 0);
+  });
 }
 
 BOOST_AUTO_TEST_CASE(no_fork_with_close_is_a_usage_error) {
-  for (const auto& t : both_tools()) {
-    BOOST_TEST_CONTEXT(t.name) {
-      const fs::path lock = dreadlocks_test::unique_path("no-fork-close");
-      const auto run =
-          run_dreadlock({"-F", "-o", lock.string(), "true"}, {}, t.binary);
-      BOOST_TEST(run.status.exited_with(usage_exit), run.description);
-    }
-  }
+  for_each_tool("no-fork-close", [](const tool& t, const fs::path& lock) {
+    const auto run =
+        run_dreadlock({"-F", "-o", lock.string(), "true"}, {}, t.binary);
+    BOOST_TEST(run.status.exited_with(usage_exit), run.description);
+  });
 }
 
 // --verbose: the same lines on the same streams (success on stdout, giving

@@ -3,8 +3,8 @@
 // What the Windows tests (run under wine by tools/windows-test) need in
 // place of the POSIX helpers of tests/support: a watchdog that bounds every
 // test, child processes of the test binary started with CreateProcessW and
-// waited for with a bound, named events to synchronise with them, and a
-// unique directory for lock files.
+// waited for with a bound, named events to synchronise with them, work on
+// another thread, and a unique directory for lock files.
 
 #ifndef DREADLOCKS_TESTS_WINDOWS_WINDOWS_SUPPORT_HPP_
 #define DREADLOCKS_TESTS_WINDOWS_WINDOWS_SUPPORT_HPP_
@@ -16,7 +16,9 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -186,6 +188,19 @@ inline std::wstring self_path() {
                                             static_cast<DWORD>(path.size()));
   path.resize(length);
   return path;
+}
+
+// Runs `work` on another thread; returns what it threw, or nullptr.
+inline std::exception_ptr on_thread(const std::function<void()>& work) {
+  std::exception_ptr thrown;
+  std::thread([&] {
+    try {
+      work();
+    } catch (...) {
+      thrown = std::current_exception();
+    }
+  }).join();
+  return thrown;
 }
 
 // A fresh directory under the temporary directory, removed with what it

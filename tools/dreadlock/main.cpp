@@ -2,7 +2,8 @@
 //
 // dreadlock: flock(1) on dreadlocks. Parses the command line, then either
 // prints help, the version or the holders of a lock, or takes the lock and
-// runs the command under it. docs/dreadlock.md describes it all.
+// runs the command under it (dispatch.cpp holds what the Windows main
+// shares). docs/dreadlock.md describes it all.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,13 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <exception>
 #include <string>
 #include <vector>
 
 #include "tools/dreadlock/acquire.hpp"
+#include "tools/dreadlock/dispatch.hpp"
 #include "tools/dreadlock/exit_codes.hpp"
-#include "tools/dreadlock/help.hpp"
 #include "tools/dreadlock/holders_command.hpp"
 #include "tools/dreadlock/options.hpp"
 #include "tools/dreadlock/run_command.hpp"
@@ -103,29 +103,10 @@ int lock_and_run(const options& options) {
   exit_keeping_inherited_lock(run_command(options, inherited));
 }
 
-int run(int argc, char** argv) {
-  options parsed;
-  try {
-    parsed = parse_options(std::vector<std::string>(argv + 1, argv + argc));
-  } catch (const usage_error& error) {
-    std::fprintf(stderr, "dreadlock: %s (try 'dreadlock --help')\n",
-                 error.what());
-    return usage_exit;
-  }
-  switch (parsed.what) {
-    case action::help:
-      std::fputs(std::string(help_text()).c_str(), stdout);
-      return 0;
-    case action::version:
-      std::printf("dreadlock (dreadlocks) %.*s\n",
-                  static_cast<int>(version.size()), version.data());
-      return 0;
-    case action::holders:
-      return run_holders(parsed);
-    case action::run:
-      break;
-  }
-  return lock_and_run(parsed);
+// Returns the arguments after argv[0], the bytes as they came (the parser
+// and the library take paths as bytes on POSIX).
+std::vector<std::string> posix_arguments(int argc, char** argv) {
+  return std::vector<std::string>(argv + 1, argv + argc);
 }
 
 }  // namespace
@@ -133,10 +114,6 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   fill_standard_descriptors();
   leave_bazel_runfiles();
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "dreadlock: %s\n", error.what());
-    return os_error_exit;
-  }
+  return dispatch(argc, argv,
+                  {posix_arguments, "", run_holders, lock_and_run});
 }
