@@ -77,21 +77,30 @@ attempt try_lock_in_child(const fs::path& file,
     return static_cast<int>(dlt::try_lock_once<Lock>(file, options));
   });
   const dlt::exit_status status = child.wait();
-  if (status.ended != dlt::exit_status::how::exited) return attempt::other_error;
-  return static_cast<attempt>(status.code);
+  return status.ended == dlt::exit_status::how::exited
+             ? static_cast<attempt>(status.code)
+             : attempt::other_error;
 }
+
+// A case that starts with no idle descriptor (earlier cases' closed), and
+// counts descriptors from there.
+struct from_no_idle_files {
+  static std::size_t close_idle_then_count() {
+    dreadlocks::close_idle_lock_files();
+    return dlt::open_descriptor_count();
+  }
+  const std::size_t fds = close_idle_then_count();
+};
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(idle_lock_files)
 
 // A cycle on one path after the first keeps and reuses one descriptor.
-BOOST_AUTO_TEST_CASE_TEMPLATE(reused_through_the_same_path, Lock,
-                              reusing_locks) {
+BOOST_FIXTURE_TEST_CASE_TEMPLATE(reused_through_the_same_path, Lock,
+                                 reusing_locks, from_no_idle_files) {
   dlt::watchdog dog(20s);
-  dreadlocks::close_idle_lock_files();
   const fs::path file = dlt::unique_path("reused");
-  const std::size_t fds = dlt::open_descriptor_count();
   const int first = cycle<Lock>(file);
   BOOST_TEST(introspection::idle_lock_files() == 1u);
   BOOST_TEST(dlt::open_descriptor_count() == fds + 1);
@@ -110,11 +119,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reused_through_the_same_path, Lock,
 
 // Classic fcntl locks keep none: closing a descriptor would release the
 // process's lock taken through another descriptor of the file.
-BOOST_AUTO_TEST_CASE(classic_locks_keep_none) {
+BOOST_FIXTURE_TEST_CASE(classic_locks_keep_none, from_no_idle_files) {
   dlt::watchdog dog(20s);
-  dreadlocks::close_idle_lock_files();
   const fs::path file = dlt::unique_path("classic");
-  const std::size_t fds = dlt::open_descriptor_count();
   cycle<dlt::process_level_lock<dreadlocks::fcntl_process_lock>>(file);
   BOOST_TEST(introspection::idle_lock_files() == 0u);
   BOOST_TEST(dlt::open_descriptor_count() == fds);
@@ -238,39 +245,34 @@ BOOST_AUTO_TEST_CASE(another_primitive_opens_its_own) {
 
 // A request refused by another process keeps no idle descriptor, whether
 // it opened the file or woke an idle one.
-BOOST_AUTO_TEST_CASE_TEMPLATE(refused_requests_keep_none, Lock,
-                              reusing_locks) {
+BOOST_FIXTURE_TEST_CASE_TEMPLATE(refused_requests_keep_none, Lock,
+                                 reusing_locks, from_no_idle_files) {
   dlt::watchdog dog(20s);
-  dreadlocks::close_idle_lock_files();
   const fs::path file = dlt::unique_path("refused");
-  const std::size_t fds = dlt::open_descriptor_count();
-  dlt::process_holder<dlt::process_level_of<Lock>> other(file,
-                                                         dlt::mode(false));
-  BOOST_TEST_REQUIRE(other.wait_settled() == attempt::granted);
-  BOOST_TEST(dlt::try_lock_once<Lock>(file, dlt::mode(false, false)) ==
-             attempt::process_would_block);
-  BOOST_TEST(introspection::idle_lock_files() == 0u);
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::exited_ok(other.release_and_exit()));
+  // Refused in `shared` mode while another process holds the file: no idle
+  // descriptor, and no descriptor more than at the start.
+  const auto refused_leaves_none = [&](bool shared) {
+    dlt::process_holder<dlt::process_level_of<Lock>> other(file,
+                                                           dlt::mode(false));
+    BOOST_TEST_REQUIRE(other.wait_settled() == attempt::granted);
+    BOOST_TEST(dlt::try_lock_once<Lock>(file, dlt::mode(shared, false)) ==
+               attempt::process_would_block);
+    BOOST_TEST(introspection::idle_lock_files() == 0u);
+    BOOST_TEST(dlt::open_descriptor_count() == fds);
+    BOOST_TEST(dlt::exited_ok(other.release_and_exit()));
+  };
+  refused_leaves_none(false);  // opened the file
   cycle<Lock>(file);
   BOOST_TEST(introspection::idle_lock_files() == 1u);
-  dlt::process_holder<dlt::process_level_of<Lock>> again(file,
-                                                         dlt::mode(false));
-  BOOST_TEST_REQUIRE(again.wait_settled() == attempt::granted);
-  BOOST_TEST(dlt::try_lock_once<Lock>(file, dlt::mode(true, false)) ==
-             attempt::process_would_block);
-  BOOST_TEST(introspection::idle_lock_files() == 0u);
-  BOOST_TEST(dlt::open_descriptor_count() == fds);
-  BOOST_TEST(dlt::exited_ok(again.release_and_exit()));
+  refused_leaves_none(true);  // woke the idle descriptor
 }
 
 // At most 8 idle files, the last released; close_idle_lock_files() closes
 // them all.
-BOOST_AUTO_TEST_CASE(bounded_and_closed_on_request) {
+BOOST_FIXTURE_TEST_CASE(bounded_and_closed_on_request, from_no_idle_files) {
   dlt::watchdog dog(20s);
   using Lock = dlt::process_level_lock<dreadlocks::ofd_process_lock>;
   dreadlocks::close_idle_lock_files();
-  const std::size_t fds = dlt::open_descriptor_count();
   std::vector<fs::path> files;
   for (int i = 0; i < 12; ++i) {
     files.push_back(dlt::unique_path("bounded-" + std::to_string(i)));
