@@ -233,64 +233,79 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     // rest of a kept cycle's bookkeeping).
     const clock::time_point start =
         options.timeout ? clock::now() : clock::time_point{};
-    held hold;
-    hold.thread = detail::this_thread_tag();
-    hold.shared = shared;
     if constexpr (kKeepsFile) {
       // From the second hold on, the kept file is locked directly: no
       // guard, no locate() (docs/mutex.md, "The kept descriptor").
       if (const lock_key* file_key = ProcessPolicy::kept_key(kept_)) {
-        take_kept(*file_key, options, start, operation, hold);
-        record(hold);
+        take_kept(*file_key, options, start, operation);
         return;
       }
     }
     guard_type guard(key_, options, start, operation);
-    hold.at_thread_level = std::exchange(guard.thread_hold_, {});
-    hold.at_process_level = std::exchange(guard.process_hold_, {});
     guard.owns_ = false;
     if constexpr (kKeepsFile) {
       // The first hold keeps the file open for the mutex's lifetime; later
       // ones find it kept, unless the file is another (a forked child's
       // first holds). Under the mutex: keep() calls are serialized.
       std::lock_guard<std::mutex> lock(mutex_);
-      ProcessPolicy::keep(kept_, hold.at_process_level);
+      ProcessPolicy::keep(kept_, guard.process_hold_);
     }
-    record(hold);
+    record(shared, guard.thread_hold_, guard.process_hold_);
   }
 
   // Takes both levels on the kept file whose thread key is `file_key`, as
   // the guard would, without locating it: the thread level under the
-  // file's key, then the process level. Holds nothing when it throws.
+  // file's key, then the process level; records the hold. Holds nothing
+  // when it throws.
   void take_kept(const lock_key& file_key, const lock_options& options,
-                 clock::time_point start, const char* operation,
-                 held& hold) {
-    const auto request = lock_request::make<ReentrancyPolicy>(
-        key_, options, operation, start);
-    if constexpr (guard_type::kKeyedByFile) {
-      hold.at_thread_level = ThreadPolicy::acquire(request.for_key(file_key));
-    } else {
-      hold.at_thread_level = ThreadPolicy::acquire(request);
-    }
+                 clock::time_point start, const char* operation) {
+    // One request for both levels: the process level reads the key of
+    // neither (only path(), which names the mutex's spelling).
+    const lock_key& thread_key =
+        guard_type::kKeyedByFile ? file_key : static_cast<const lock_key&>(key_);
+#if defined(__GNUC__) && !defined(__clang__)
+    // GCC 12 -O2 inlines make() here and then says the timeout of an
+    // options without one "may be used uninitialized" (it is read only when
+    // set): a false positive under -Werror, silenced for this call.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+    lock_request request = lock_request::make<ReentrancyPolicy>(
+        thread_key, options, operation, start);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+    if (!thread_key.shares_block_with(key_)) request.named = &key_;
+    typename ThreadPolicy::hold at_thread_level =
+        ThreadPolicy::acquire(request);
+    typename ProcessPolicy::hold at_process_level;
     try {
-      hold.at_process_level = ProcessPolicy::lock_kept(kept_, request);
+      at_process_level = ProcessPolicy::lock_kept(kept_, request);
     } catch (...) {
-      ThreadPolicy::release(hold.at_thread_level);
+      ThreadPolicy::release(at_thread_level);
       throw;
     }
+    record(options.shared, at_thread_level, at_process_level);
   }
 
-  // Records a granted hold: in the slot if it is free (a compare-and-swap,
-  // the common case of one holder at a time), else in the list. Throws
-  // only std::bad_alloc, having released the hold.
-  void record(held& hold) {
+  // Records a granted hold of the calling thread, moved from the two
+  // levels' holds: in the slot if it is free (a compare-and-swap, the
+  // common case of one holder at a time), else in the list. Throws only
+  // std::bad_alloc, having released the hold.
+  void record(bool shared, typename ThreadPolicy::hold& at_thread_level,
+              typename ProcessPolicy::hold& at_process_level) {
+    const detail::thread_tag self = detail::this_thread_tag();
     detail::thread_tag free = 0;
-    if (slot_owner_.compare_exchange_strong(free, hold.thread,
+    if (slot_owner_.compare_exchange_strong(free, self,
                                             std::memory_order_acquire,
                                             std::memory_order_relaxed)) {
-      slot_ = std::move(hold);
+      slot_.shared = shared;
+      slot_.at_thread_level = std::move(at_thread_level);
+      slot_.at_process_level = std::move(at_process_level);
       return;
     }
+    held hold{self, shared, std::move(at_thread_level),
+              std::move(at_process_level)};
     try {
       std::lock_guard<std::mutex> lock(mutex_);
       holds_.push_back(std::move(hold));
@@ -312,7 +327,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   }
 
   // Releases the calling thread's newest listed hold of the mode, else its
-  // hold in the slot.
+  // hold in the mode's slot.
   void give_back(bool shared) noexcept {
     const detail::thread_tag self = detail::this_thread_tag();
     held released;
@@ -332,16 +347,19 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
         }
       }
     }
-    // Only this thread puts its tag in the slot, so it alone reads a slot
-    // it owns.
-    if (!found && slot_owner_.load(std::memory_order_relaxed) == self &&
-        slot_.shared == shared) {
-      released = std::move(slot_);
+    // Only the thread whose tag the slot holds reads or empties it.
+    if (!found) {
+      if (slot_owner_.load(std::memory_order_relaxed) != self ||
+          slot_.shared != shared) {
+        return;
+      }
+      released.at_thread_level = std::move(slot_.at_thread_level);
+      released.at_process_level = std::move(slot_.at_process_level);
       slot_owner_.store(0, std::memory_order_release);
-      found = true;
     }
-    // Released outside the mutex guarding the list.
-    if (found) released.release();
+    // Released outside the mutex guarding the list, after the slot is
+    // free.
+    released.release();
   }
 
   // Whether the mutex keeps its lock file open between its holds: where
@@ -349,8 +367,8 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   static constexpr bool kKeepsFile = keeps_files_v<ProcessPolicy>;
 
   lock_key key_;
-  // The thread whose hold is in slot_ (0: none). Only that thread writes
-  // and reads slot_ until it stores 0 again.
+  // The thread whose hold is in slot_ (0: none). Only that thread reads
+  // and empties slot_ until it stores 0 again.
   std::atomic<detail::thread_tag> slot_owner_{0};
   held slot_;
   std::mutex mutex_;  // guards holds_ and keep(), never held while locking
