@@ -327,7 +327,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   }
 
   // Releases the calling thread's newest listed hold of the mode, else its
-  // hold in the mode's slot.
+  // hold of the mode in the slot.
   void give_back(bool shared) noexcept {
     const detail::thread_tag self = detail::this_thread_tag();
     held released;
