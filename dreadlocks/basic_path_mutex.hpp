@@ -6,9 +6,10 @@
 #define DREADLOCKS_BASIC_PATH_MUTEX_HPP_
 
 #include <algorithm>
+#include <atomic>
+#include <cstddef>
 #include <chrono>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -16,6 +17,7 @@
 
 #include "dreadlocks/basic_path_lock.hpp"
 #include "dreadlocks/detail/path_argument.hpp"
+#include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/errors.hpp"
 #include "dreadlocks/lock_options.hpp"
 #include "dreadlocks/lock_request.hpp"
@@ -39,12 +41,15 @@ namespace dreadlocks {
 //     if (reader) { ... }
 //   }
 //
-// Each acquisition is a basic_path_lock with the same policies, held inside
-// the mutex until the matching unlock: exclusive by one thread, or shared by
-// any number of threads. With a ProcessPolicy that can keep files open
-// (keeps_files_v, the shipped file-backed ones), the mutex keeps the lock
-// file its first lock opened open until it is destroyed, so that each
-// later lock and unlock is the two lock system calls; like
+// Each acquisition takes both levels as a basic_path_lock with the same
+// policies would, and the mutex records the two holds per thread until the
+// matching unlock: exclusive by one thread, or shared by any number of
+// threads. With a ProcessPolicy that can keep files open (keeps_files_v,
+// the shipped file-backed ones), the mutex keeps the lock file its first
+// lock opened open until it is destroyed, and from its second lock on
+// takes the kept file directly (the thread level under the file's key,
+// then one registry section), so that each later lock and unlock is the
+// two lock system calls and little else; like
 // boost::interprocess::file_lock, it then locks that file even if the
 // path is deleted or replaced meanwhile (docs/mutex.md). The path is made a
 // key once, when the mutex is made (folded as its guard's; docs/keys.md).
@@ -78,9 +83,11 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   basic_path_mutex(const basic_path_mutex&) = delete;
   basic_path_mutex& operator=(const basic_path_mutex&) = delete;
 
-  // Requires: no thread holds the mutex. Lets go of the lock file the
-  // mutex kept open.
+  // Requires: no thread holds the mutex (holds left are released). Lets go
+  // of the lock file the mutex kept open.
   ~basic_path_mutex() {
+    if (slot_owner_.load(std::memory_order_acquire) != 0) slot_.release();
+    for (held& left : holds_) left.release();
     if constexpr (kKeepsFile) ProcessPolicy::unkeep(kept_);
   }
 
@@ -180,10 +187,21 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   const std::filesystem::path& path() const { return key_.path(); }
 
  private:
+  using clock = lock_request::clock;
+
+  // One hold of the mutex: the two levels' holds, taken by one thread (by
+  // its tag, never reused) in one mode.
   struct held {
-    std::thread::id thread;
-    bool shared;
-    guard_type guard;
+    detail::thread_tag thread = 0;
+    bool shared = false;
+    typename ThreadPolicy::hold at_thread_level{};
+    typename ProcessPolicy::hold at_process_level{};
+
+    // Releases the process level, then the thread level, as a guard does.
+    void release() noexcept {
+      ProcessPolicy::release(at_process_level);
+      ThreadPolicy::release(at_thread_level);
+    }
   };
 
   static lock_options no_wait() noexcept {
@@ -213,19 +231,88 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     options.shared = shared;
     // Only a timeout needs the clock (some 30 ns a read, as much as the
     // rest of a kept cycle's bookkeeping).
-    guard_type guard(key_, options,
-                     options.timeout ? lock_request::clock::now()
-                                     : lock_request::clock::time_point{},
-                     operation);
-    std::lock_guard<std::mutex> lock(mutex_);
-    // Throws only std::bad_alloc, before the hold is recorded: the guard
-    // then releases it, and the file stays kept (or not) as before.
-    holds_.push_back(held{std::this_thread::get_id(), shared, std::move(guard)});
+    const clock::time_point start =
+        options.timeout ? clock::now() : clock::time_point{};
+    if constexpr (kKeepsFile) {
+      // From the second hold on, the kept file is locked directly: no
+      // guard, no locate() (docs/mutex.md, "The kept descriptor").
+      if (const lock_key* file_key = ProcessPolicy::kept_key(kept_)) {
+        take_kept(*file_key, options, start, operation);
+        return;
+      }
+    }
+    guard_type guard(key_, options, start, operation);
+    guard.owns_ = false;
     if constexpr (kKeepsFile) {
       // The first hold keeps the file open for the mutex's lifetime; later
-      // ones find it kept (a comparison), unless the file is another (a
-      // forked child's first hold).
-      ProcessPolicy::keep(kept_, holds_.back().guard.process_hold_);
+      // ones find it kept, unless the file is another (a forked child's
+      // first holds). Under the mutex: keep() calls are serialized.
+      std::lock_guard<std::mutex> lock(mutex_);
+      ProcessPolicy::keep(kept_, guard.process_hold_);
+    }
+    record(shared, guard.thread_hold_, guard.process_hold_);
+  }
+
+  // Takes both levels on the kept file whose thread key is `file_key`, as
+  // the guard would, without locating it: the thread level under the
+  // file's key, then the process level; records the hold. Holds nothing
+  // when it throws.
+  void take_kept(const lock_key& file_key, const lock_options& options,
+                 clock::time_point start, const char* operation) {
+    // One request for both levels: the process level reads the key of
+    // neither (only path(), which names the mutex's spelling).
+    const lock_key& thread_key =
+        guard_type::kKeyedByFile ? file_key : static_cast<const lock_key&>(key_);
+#if defined(__GNUC__) && !defined(__clang__)
+    // GCC 12 -O2 inlines make() here and then says the timeout of an
+    // options without one "may be used uninitialized" (it is read only when
+    // set): a false positive under -Werror, silenced for this call.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+    lock_request request = lock_request::make<ReentrancyPolicy>(
+        thread_key, options, operation, start);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+    if (!thread_key.shares_block_with(key_)) request.named = &key_;
+    typename ThreadPolicy::hold at_thread_level =
+        ThreadPolicy::acquire(request);
+    typename ProcessPolicy::hold at_process_level;
+    try {
+      at_process_level = ProcessPolicy::lock_kept(kept_, request);
+    } catch (...) {
+      ThreadPolicy::release(at_thread_level);
+      throw;
+    }
+    record(options.shared, at_thread_level, at_process_level);
+  }
+
+  // Records a granted hold of the calling thread, moved from the two
+  // levels' holds: in the slot if it is free (a compare-and-swap, the
+  // common case of one holder at a time), else in the list. Throws only
+  // std::bad_alloc, having released the hold.
+  void record(bool shared, typename ThreadPolicy::hold& at_thread_level,
+              typename ProcessPolicy::hold& at_process_level) {
+    const detail::thread_tag self = detail::this_thread_tag();
+    detail::thread_tag free = 0;
+    if (slot_owner_.compare_exchange_strong(free, self,
+                                            std::memory_order_acquire,
+                                            std::memory_order_relaxed)) {
+      slot_.shared = shared;
+      slot_.at_thread_level = std::move(at_thread_level);
+      slot_.at_process_level = std::move(at_process_level);
+      return;
+    }
+    held hold{self, shared, std::move(at_thread_level),
+              std::move(at_process_level)};
+    try {
+      std::lock_guard<std::mutex> lock(mutex_);
+      holds_.push_back(std::move(hold));
+      listed_.store(holds_.size(), std::memory_order_relaxed);
+    } catch (...) {
+      hold.release();
+      throw;
     }
   }
 
@@ -239,21 +326,40 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     }
   }
 
+  // Releases the calling thread's newest listed hold of the mode, else its
+  // hold of the mode in the slot.
   void give_back(bool shared) noexcept {
-    std::optional<guard_type> released;
-    {
+    const detail::thread_tag self = detail::this_thread_tag();
+    held released;
+    bool found = false;
+    // The list only when it has holds: the calling thread's own are seen
+    // (it recorded them), and it looks for no other thread's.
+    if (listed_.load(std::memory_order_relaxed) != 0) {
       std::lock_guard<std::mutex> lock(mutex_);
-      const auto self = std::this_thread::get_id();
       // The newest hold first, so that nested holds unwind in order.
       for (auto it = holds_.rbegin(); it != holds_.rend(); ++it) {
         if (it->thread == self && it->shared == shared) {
-          released.emplace(std::move(it->guard));
+          released = std::move(*it);
           holds_.erase(std::next(it).base());
+          listed_.store(holds_.size(), std::memory_order_relaxed);
+          found = true;
           break;
         }
       }
     }
-    // `released` unlocks here, outside the mutex guarding the list.
+    // Only the thread whose tag the slot holds reads or empties it.
+    if (!found) {
+      if (slot_owner_.load(std::memory_order_relaxed) != self ||
+          slot_.shared != shared) {
+        return;
+      }
+      released.at_thread_level = std::move(slot_.at_thread_level);
+      released.at_process_level = std::move(slot_.at_process_level);
+      slot_owner_.store(0, std::memory_order_release);
+    }
+    // Released outside the mutex guarding the list, after the slot is
+    // free.
+    released.release();
   }
 
   // Whether the mutex keeps its lock file open between its holds: where
@@ -261,8 +367,13 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   static constexpr bool kKeepsFile = keeps_files_v<ProcessPolicy>;
 
   lock_key key_;
-  std::mutex mutex_;  // guards holds_ and kept_, never held while locking
-  std::vector<held> holds_;
+  // The thread whose hold is in slot_ (0: none). Only that thread reads
+  // and empties slot_ until it stores 0 again.
+  std::atomic<detail::thread_tag> slot_owner_{0};
+  held slot_;
+  std::mutex mutex_;  // guards holds_ and keep(), never held while locking
+  std::vector<held> holds_;  // the holds that found the slot taken
+  std::atomic<std::size_t> listed_{0};  // holds_.size(), read without mutex_
   // The lock file kept open from the first hold to the destructor.
   typename detail::kept_storage<ProcessPolicy>::type kept_{};
 };

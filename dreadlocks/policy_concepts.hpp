@@ -109,23 +109,33 @@
 //   as without them: the process hold (and the use with it), then the
 //   thread hold. Without the group the guard locks the thread level under
 //   the request's key, then calls acquire().
-//   The keeping group: all three members, or none of them.
+//   The keeping group: all five members, or none of them.
 //     typename P::kept
 //       Nothrow default-constructible; the default keeps nothing.
 //     static void P::keep(kept& keeping, const hold& held) noexcept;
 //     static void P::unkeep(kept& keeping) noexcept;
+//     static const lock_key* P::kept_key(const kept& keeping) noexcept;
+//     static hold P::lock_kept(kept& keeping, const lock_request& request);
 //   Offered by a policy whose files can stay open between holds, for a
 //   lock object kept across cycles (basic_path_mutex; keeps_files_v).
 //   keep() makes `keeping` keep open the file `held` (a granted hold)
 //   locks, and no other: the file then stays open, without an OS lock,
 //   after its last hold is released, so that the next acquisition through
 //   the same spelling finds it and makes no open or close. It is called
-//   after every grant, so it must be cheap when `keeping` already keeps
+//   after every grant made without lock_kept(), under the lock object's
+//   own serialization, so it must be cheap when `keeping` already keeps
 //   that file, and it replaces a file kept before (one a forked child
 //   inherited, say). unkeep() lets the file go (closing it if nothing
-//   else uses it); it is called with no hold left. Without the group a
-//   mutex opens and closes the file with each first and last hold, as a
-//   guard does.
+//   else uses it); it is called with no hold left. kept_key(), called by
+//   any thread without that serialization, returns the kept file's
+//   thread key when lock_kept() may lock it, or nullptr (nothing kept
+//   yet, or a file lock_kept() must not lock, a forked child's copy say);
+//   the lock object then locks the thread level under that key (if its
+//   thread level is keyed by the file) and calls lock_kept(), which
+//   grants `request` on the kept file as lock_located() would, or throws
+//   and leaves nothing behind, without locating the file again. Without
+//   the group a mutex opens and closes the file with each first and last
+//   hold, as a guard does.
 //
 // ---- ReentrancyPolicy: what a repeated request gets ----
 //

@@ -34,10 +34,13 @@
 #ifndef DREADLOCKS_PROCESS_POLICIES_HPP_
 #define DREADLOCKS_PROCESS_POLICIES_HPP_
 
+#include <atomic>
+
 #if !defined(_WIN32)
 #include <fcntl.h>
 #endif
 
+#include "dreadlocks/detail/key_access.hpp"
 #include "dreadlocks/detail/primitive_check.hpp"
 #include "dreadlocks/detail/process_registry.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
@@ -146,18 +149,50 @@ struct file_process_lock {
   struct kept {
     // The kept file's state in the registry; nullptr: none.
     typename registry::file* target = nullptr;
+    // The file lock_kept() locks, published once (with a keeper of its
+    // own) by the first keep() outside a forked child's orphan; nullptr
+    // until then.
+    std::atomic<typename registry::file*> direct{nullptr};
+    // The thread key of `direct`, written before it is published.
+    lock_key direct_key = detail::key_access::empty();
   };
 
   // Makes `keeping` keep open the file `held` locks, and no other (the
   // group's keep()); a comparison when it already does.
   static void keep(kept& keeping, const hold& held) noexcept {
     registry::keep(keeping.target, held.granted);
+    registry::keep_direct(keeping.direct, keeping.direct_key, held.granted);
   }
 
   // Lets go of the kept file, closing it if nobody uses it (the group's
   // unkeep()).
   static void unkeep(kept& keeping) noexcept {
     registry::unkeep(keeping.target);
+    auto* direct = keeping.direct.exchange(nullptr, std::memory_order_relaxed);
+    registry::unkeep(direct);
+    keeping.direct_key = detail::key_access::empty();
+  }
+
+  // Returns the kept file's thread key when lock_kept() may lock it, nullptr
+  // before the first keep() or in a forked child whose kept file is the
+  // parent's (the group's kept_key()).
+  static const lock_key* kept_key(const kept& keeping) noexcept {
+    const auto* direct = keeping.direct.load(std::memory_order_acquire);
+    if (direct == nullptr || direct->orphaned.load(std::memory_order_relaxed)) {
+      return nullptr;
+    }
+    return &keeping.direct_key;
+  }
+
+  // Takes the OS lock on the kept file for the calling thread, as acquire()
+  // does, without locating the file (the group's lock_kept()). Requires:
+  // kept_key(keeping) returned a key in this thread.
+  static hold lock_kept(kept& keeping, const lock_request& request) {
+    const detail::thread_tag self = detail::this_thread_tag();
+    return hold{registry::lock_kept(
+                    *keeping.direct.load(std::memory_order_relaxed), request,
+                    self),
+                self, request.shared};
   }
 };
 

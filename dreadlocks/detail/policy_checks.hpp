@@ -52,6 +52,8 @@ enum class policy_clause {
   kept,
   keep,
   unkeep,
+  kept_key,
+  lock_kept,
   // A ReentrancyPolicy's.
   allows_reentry,
   allows_reentry_static,
@@ -149,6 +151,17 @@ template <class P>
 using noexcept_unkeep = std::enable_if_t<
     noexcept(P::unkeep(std::declval<typename P::kept&>())) &&
     std::is_void_v<decltype(P::unkeep(std::declval<typename P::kept&>()))>>;
+template <class P>
+using noexcept_kept_key = std::enable_if_t<
+    noexcept(P::kept_key(std::declval<const typename P::kept&>())) &&
+    std::is_same_v<decltype(P::kept_key(
+                       std::declval<const typename P::kept&>())),
+                   const lock_key*>>;
+template <class P>
+using returning_lock_kept = std::enable_if_t<
+    std::is_same_v<decltype(P::lock_kept(std::declval<typename P::kept&>(),
+                                         std::declval<const lock_request&>())),
+                   typename P::hold>>;
 
 // Whether a ProcessPolicy declares an optional member by name, in any
 // form (type, static or not, overloaded, template): a class derived from P
@@ -157,7 +170,7 @@ using noexcept_unkeep = std::enable_if_t<
 // members, only a `located` type is seen.
 struct optional_names {
   int keys, located, locate, thread_key, lock_located, abandon, try_repeat,
-      kept, keep, unkeep;
+      kept, keep, unkeep, kept_key, lock_kept;
 };
 template <class P>
 struct names_beside : P, optional_names {};
@@ -182,6 +195,10 @@ template <class P>
 using lone_keep = decltype(&names_beside<P>::keep);
 template <class P>
 using lone_unkeep = decltype(&names_beside<P>::unkeep);
+template <class P>
+using lone_kept_key = decltype(&names_beside<P>::kept_key);
+template <class P>
+using lone_lock_kept = decltype(&names_beside<P>::lock_kept);
 
 template <class P>
 constexpr bool derivable_v = std::is_class_v<P> && !std::is_final_v<P>;
@@ -213,7 +230,8 @@ constexpr bool declares_locating() {
 template <class P>
 constexpr bool declares_keeping() {
   return is_detected_v<P, kept_of> || declares<P, lone_kept>() ||
-         declares<P, lone_keep>() || declares<P, lone_unkeep>();
+         declares<P, lone_keep>() || declares<P, lone_unkeep>() ||
+         declares<P, lone_kept_key>() || declares<P, lone_lock_kept>();
 }
 
 template <class P, template <class> class Probe, class T>
@@ -302,6 +320,10 @@ constexpr policy_clause unmet_keeping_clause() {
     return clause::keep;
   } else if constexpr (!is_detected_v<P, noexcept_unkeep>) {
     return clause::unkeep;
+  } else if constexpr (!is_detected_v<P, noexcept_kept_key>) {
+    return clause::kept_key;
+  } else if constexpr (!is_detected_v<P, returning_lock_kept>) {
+    return clause::lock_kept;
   } else {
     return clause::met;
   }
@@ -467,7 +489,7 @@ struct process_policy_check {
   static_assert(unmet != policy_clause::kept,
                 "dreadlocks: ProcessPolicy must provide kept: a member type, "
                 "nothrow default-constructible, since it declares members of "
-                "the keeping group (all three or none; see "
+                "the keeping group (all five or none; see "
                 "dreadlocks/policy_concepts.hpp)");
   static_assert(unmet != policy_clause::keep,
                 "dreadlocks: ProcessPolicy must provide keep: `static void "
@@ -475,6 +497,13 @@ struct process_policy_check {
   static_assert(unmet != policy_clause::unkeep,
                 "dreadlocks: ProcessPolicy must provide unkeep: `static void "
                 "unkeep(kept&) noexcept` (keeping group)");
+  static_assert(unmet != policy_clause::kept_key,
+                "dreadlocks: ProcessPolicy must provide kept_key: `static "
+                "const lock_key* kept_key(const kept&) noexcept` (keeping "
+                "group)");
+  static_assert(unmet != policy_clause::lock_kept,
+                "dreadlocks: ProcessPolicy must provide lock_kept: `static "
+                "hold lock_kept(kept&, const lock_request&)` (keeping group)");
 };
 
 #undef DREADLOCKS_DETAIL_HELD_REQUEST_MESSAGES

@@ -227,6 +227,52 @@ class process_registry {
     registry.drop_keeper(*target);
   }
 
+  // ---- Kept files locked directly (basic_path_mutex's cycle; issue 16
+  // item 1). A lock object that keeps a file may, from its second hold on,
+  // lock it without locating it: the file stays open while kept, so its
+  // thread key (the opener) cannot change, and one mutex section grants
+  // the OS lock. Added for the mutex; nothing above calls these. ----
+
+  // keep_direct()
+  //
+  // Publishes, once per `direct`, the file `held` is a hold on for
+  // lock_kept(): counts one keeper more for it (its own, so that the state
+  // outlives the publication however the lock object's other keeping
+  // changes) and copies its thread key into `thread_key` before the release
+  // store of `direct`. Does nothing if `direct` is published or the file is
+  // an orphan (a forked child locks through locate() instead). Callers
+  // serialize the calls on one `direct`; readers need only the acquire
+  // load. `held` must be granted.
+  static void keep_direct(std::atomic<file*>& direct, lock_key& thread_key,
+                          const held_file& held) noexcept {
+    if (direct.load(std::memory_order_relaxed) != nullptr) return;
+    process_registry& registry = instance();
+    {
+      const std::lock_guard<std::mutex> lock(registry.mutex_);
+      if (held.target->orphaned.load(std::memory_order_relaxed)) return;
+      ++held.target->keepers;
+      thread_key = held.target->spellings.front();
+    }
+    direct.store(held.target, std::memory_order_release);
+  }
+
+  // lock_kept()
+  //
+  // Grants `request` at the process level on `kept`, a file published by
+  // keep_direct() and not an orphan, to the calling thread `self`: as
+  // locate() and lock_located() do, in one mutex section. Throws as
+  // acquire(), leaving no hold and no use behind (the file stays kept).
+  static held_file lock_kept(file& kept, const lock_request& request,
+                             thread_tag self) {
+    process_registry& registry = instance();
+    std::unique_lock<std::mutex> lock(registry.mutex_);
+    file_fast_mode::make_slow(kept);
+    ++kept.users;
+    return registry.grant(lock, kept, request, self);
+  }
+
+  // ---- End of the kept files locked directly. ----
+
   // trim()
   //
   // Forgets the closed files kept for reopening and frees the spare states:

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <optional>
 #include <system_error>
+#include <thread>
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "dreadlocks/introspection.hpp"
@@ -201,4 +202,47 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(failed_lock_keeps_nothing, M, file_mutexes) {
   }
   BOOST_TEST(dlt::holdings_now() == empty);
   fs::remove_all(dir);
+}
+
+// From its second hold on, a mutex locks its kept file directly (without a
+// guard; docs/mutex.md "The kept descriptor"): the hold must still be one
+// the process's guards see, through the file's thread key, even when
+// another spelling (a symlink, held by a guard first) opened the file.
+BOOST_AUTO_TEST_CASE(direct_hold_is_seen_by_every_spelling) {
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("kept-direct");
+  const auto link = dlt::unique_path("kept-direct-link");
+  touch(file);
+  fs::create_symlink(file, link);
+  dreadlocks::path_mutex m(file);
+  {
+    // Opens the file: its key is the file's thread key from now on.
+    const dreadlocks::path_lock opener(link, dlt::mode(true));
+    std::thread([&] {
+      m.lock_shared();  // the first hold, through a guard: keeps the file
+      m.unlock_shared();
+    }).join();
+  }
+  m.lock();  // the direct path: the kept file, under the link's key
+  const auto try_from_thread = [](const fs::path& spelling) {
+    dlt::attempt got = dlt::attempt::other_error;
+    std::thread([&] {
+      got = dlt::attempt_of([&] {
+        dreadlocks::path_lock lock(spelling, dlt::mode(true, false));
+      });
+    }).join();
+    return got;
+  };
+  BOOST_TEST(try_from_thread(file) == dlt::attempt::thread_would_block);
+  BOOST_TEST(try_from_thread(link) == dlt::attempt::thread_would_block);
+  BOOST_TEST(dlt::attempt_of([&] { dreadlocks::path_lock again(link); }) ==
+                 dlt::attempt::deadlock,
+             "the holding thread asking again through the other spelling");
+  BOOST_TEST(dlt::attempt_of([&] { m.lock_shared(); }) ==
+                 dlt::attempt::deadlock,
+             "the holding thread asking the mutex again");
+  BOOST_TEST(try_in_process(link) == dlt::attempt::process_would_block);
+  m.unlock();
+  BOOST_TEST(try_from_thread(link) == dlt::attempt::granted);
+  BOOST_TEST(try_in_process(file) == dlt::attempt::granted);
 }

@@ -184,6 +184,24 @@ struct broken : handles {
   static void keep(kept&, const hold&) noexcept;
   static bool unkeep(kept&) noexcept;  // returns something
 };
+#elif defined(BROKEN_KEPT_KEY)
+#define KIND_PROCESS
+struct broken : handles {
+  struct kept {};
+  static void keep(kept&, const hold&) noexcept;
+  static void unkeep(kept&) noexcept;
+  static const lock_key* kept_key(const kept&);  // not noexcept
+  static hold lock_kept(kept&, const lock_request&);
+};
+#elif defined(BROKEN_LOCK_KEPT)
+#define KIND_PROCESS
+struct broken : handles {
+  struct kept {};
+  static void keep(kept&, const hold&) noexcept;
+  static void unkeep(kept&) noexcept;
+  static const lock_key* kept_key(const kept&) noexcept;
+  static bool lock_kept(kept&, const lock_request&);  // returns no hold
+};
 
 // ---- a ReentrancyPolicy's ----
 #elif defined(BROKEN_ALLOWS_REENTRY)
