@@ -44,8 +44,7 @@
 #include "dreadlocks/detail/file_fast_mode.hpp"
 #include "dreadlocks/detail/file_list.hpp"
 #include "dreadlocks/detail/file_state.hpp"
-#include "dreadlocks/detail/key_access.hpp"
-#include "dreadlocks/detail/key_view.hpp"
+#include "dreadlocks/detail/spelling_index.hpp"
 #include "dreadlocks/lock_primitive.hpp"
 #include "dreadlocks/lock_request.hpp"
 
@@ -61,7 +60,6 @@ class file_table {
       : conditions_(conditions), condition_count_(count) {
     // Reserved so that keeping a spare never allocates in a noexcept path.
     spare_files_.reserve(kSpares);
-    spare_spellings_.reserve(kSpares);
     spare_file_nodes_.reserve(kSpares);
   }
 
@@ -78,7 +76,7 @@ class file_table {
     // A closed file that this spelling opened last: reopened below, in its
     // old state, unless the spelling now names a file we hold.
     file* idle = nullptr;
-    if (file* known = find_spelling(spelling)) {
+    if (file* known = spellings_.find(spelling)) {
       if (!known->idle) {
         file_fast_mode::make_slow(*known);
         ++known->users;
@@ -181,7 +179,7 @@ class file_table {
     // Only the spelling that opened the file may lead to it once closed:
     // the others were checked against it only while it was held.
     while (closing.spellings.size() > 1) {
-      drop_spelling(closing.spellings.back());
+      spellings_.drop(closing.spellings.back());
       closing.spellings.pop_back();
     }
     std::unique_ptr<file> owned;
@@ -208,7 +206,9 @@ class file_table {
       file_fast_mode::make_slow(*open);  // orphans release under the mutex
       open->ops->close(open->handle);
       open->handle = open->ops->invalid_handle;
-      for (const lock_key& spelling : open->spellings) forget_opener(spelling);
+      for (const lock_key& spelling : open->spellings) {
+        spellings_.forget_opener(spelling);
+      }
       open->spellings.clear();
       open->orphaned = true;
       // Kept on a list threaded through the idle list's links, which an
@@ -249,12 +249,11 @@ class file_table {
   void trim() noexcept {
     while (idle_.oldest() != nullptr) forget_idle(*idle_.oldest());
     spare_files_.clear();
-    spare_spellings_.clear();
     spare_file_nodes_.clear();
     // The fewest buckets for what is left: a table that once held many
     // files would otherwise shrink on its next insertion (libstdc++).
     files_.rehash(0);
-    spellings_.rehash(0);
+    spellings_.trim();
   }
 
   // open_files()
@@ -289,7 +288,6 @@ class file_table {
   }
 
  private:
-  using spelling_map = std::unordered_map<key_view, file*, key_view_hash>;
   using file_map = std::unordered_map<Id, std::unique_ptr<file>, IdHash>;
 
   // Makes what locate() may need to record a file it has not seen, so that
@@ -311,7 +309,7 @@ class file_table {
         made->spellings.reserve(1);
         spare_files_.push_back(std::move(made));  // reserved: cannot throw
       }
-      reserve_spelling(spelling);
+      spellings_.reserve(spelling);
     }
     if (holding) {
       files_.reserve(files_.size() + 2);
@@ -321,16 +319,6 @@ class file_table {
         spare_file_nodes_.push_back(scratch.extract(scratch.begin()));
       }
       raced_.reserve(raced_.size() + 1);
-    }
-  }
-
-  // Makes a spare node and room in the index for one more spelling.
-  void reserve_spelling(const lock_key& spelling) {
-    spellings_.reserve(spellings_.size() + 1);
-    if (spare_spellings_.empty()) {
-      spelling_map scratch;
-      scratch.emplace(key_view(spelling), nullptr);
-      spare_spellings_.push_back(scratch.extract(scratch.begin()));
     }
   }
 
@@ -425,36 +413,17 @@ class file_table {
     insert_file(id, std::move(unidentified_));
   }
 
-  // Returns the file `spelling` leads to (open or idle), or nullptr. The
-  // key that opened a file points to its state (key_access::entry()) for
-  // as long as the state keeps it as a spelling, which spares the opener
-  // the index: what a cycle of lock and unlock on one path finds every
-  // time.
-  file* find_spelling(const lock_key& spelling) const noexcept {
-    if (void* opened = key_access::entry(spelling, registry_slot::process)) {
-      return static_cast<file*>(opened);
-    }
-    const auto known = spellings_.find(key_view(spelling));
-    return known != spellings_.end() ? known->second : nullptr;
-  }
-
   // Makes `spelling` lead to `target` and counts it as a user of the file.
   // Allocates first (room in the file's spellings and in the index, a
   // node when no spare is left), changes after. Throws std::bad_alloc,
   // having changed nothing.
   file& adopt_spelling(file& target, const lock_key& spelling) {
     target.spellings.reserve(target.spellings.size() + 1);
-    reserve_spelling(spelling);
+    spellings_.reserve(spelling);
     file_fast_mode::make_slow(target);
     ++target.users;
-    typename spelling_map::node_type node = take_spare(spare_spellings_);
-    node.key() = key_view(spelling);
-    node.mapped() = &target;
-    spellings_.insert(std::move(node));
+    spellings_.insert(spelling, &target, target.spellings.empty());
     target.spellings.push_back(spelling);  // reserved: cannot throw
-    if (target.spellings.size() == 1) {
-      key_access::set_entry(spelling, registry_slot::process, &target);
-    }
     return target;
   }
 
@@ -507,27 +476,10 @@ class file_table {
   void forget_idle(file& idle) noexcept {
     close_kept_handle(idle);
     std::unique_ptr<file> owned = wake(idle);
-    for (const lock_key& spelling : idle.spellings) drop_spelling(spelling);
+    for (const lock_key& spelling : idle.spellings) spellings_.drop(spelling);
     idle.spellings.clear();
     if (spare_files_.size() < kSpares) {
       spare_files_.push_back(std::move(owned));  // reserved
-    }
-  }
-
-  void drop_spelling(const lock_key& spelling) noexcept {
-    forget_opener(spelling);
-    typename spelling_map::node_type node =
-        spellings_.extract(key_view(spelling));
-    if (spare_spellings_.size() < kSpares) {
-      spare_spellings_.push_back(std::move(node));  // reserved
-    }
-  }
-
-  // Clears the pointer of a key to the state of the file it opened, as the
-  // state lets go of the key (see find_spelling()).
-  static void forget_opener(const lock_key& spelling) noexcept {
-    if (key_access::entry(spelling, registry_slot::process) != nullptr) {
-      key_access::set_entry(spelling, registry_slot::process, nullptr);
     }
   }
 
@@ -543,10 +495,9 @@ class file_table {
   // while no other file was (see locate()).
   file_map files_;
   std::unique_ptr<file> unidentified_;
-  spelling_map spellings_;
+  spelling_index<file> spellings_{kSpares};
   file_list<file> idle_;
   std::vector<std::unique_ptr<file>> spare_files_;
-  std::vector<typename spelling_map::node_type> spare_spellings_;
   std::vector<typename file_map::node_type> spare_file_nodes_;
   // Handles opened to a held file by a spelling renamed onto it while it
   // was looked up (see locate()), when closing one would release the
