@@ -258,8 +258,19 @@ class basic_path_lock {
     }
   }
 
-  // The mutex keeps the file its guards' process holds lock open
-  // (ProcessPolicy's keeping group).
+  // hand_over()
+  //
+  // Moves the guard's two holds to `at_thread_level` and `at_process_level`
+  // and leaves it owning nothing, so that its destructor releases nothing.
+  // Requires: owns_lock(). Never throws. For basic_path_mutex, which keeps
+  // the holds its first lock takes through a guard.
+  void hand_over(typename ThreadPolicy::hold& at_thread_level,
+                 typename ProcessPolicy::hold& at_process_level) noexcept {
+    at_thread_level = std::exchange(thread_hold_, {});
+    at_process_level = std::exchange(process_hold_, {});
+    owns_ = false;
+  }
+
   friend class basic_path_mutex<ThreadPolicy, ProcessPolicy, ReentrancyPolicy>;
 
   lock_key key_;

@@ -227,8 +227,9 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     return options;
   }
 
-  void take(bool shared, lock_options options, const char* operation) {
-    options.shared = shared;
+  // Takes a hold of the mode `shared` (which `options.shared` does not
+  // decide: the callers' options are shared by both modes).
+  void take(bool shared, const lock_options& options, const char* operation) {
     // Only a timeout needs the clock (some 30 ns a read, as much as the
     // rest of a kept cycle's bookkeeping).
     const clock::time_point start =
@@ -237,44 +238,46 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
       // From the second hold on, the kept file is locked directly: no
       // guard, no locate() (docs/mutex.md, "The kept descriptor").
       if (const lock_key* file_key = ProcessPolicy::kept_key(kept_)) {
-        take_kept(*file_key, options, start, operation);
+        take_kept(*file_key, shared, options, start, operation);
         return;
       }
     }
-    guard_type guard(key_, options, start, operation);
-    guard.owns_ = false;
+    lock_options in_mode = options;
+    in_mode.shared = shared;
+    typename ThreadPolicy::hold at_thread_level{};
+    typename ProcessPolicy::hold at_process_level{};
+    guard_type(key_, in_mode, start, operation)
+        .hand_over(at_thread_level, at_process_level);
     if constexpr (kKeepsFile) {
       // The first hold keeps the file open for the mutex's lifetime; later
       // ones find it kept, unless the file is another (a forked child's
       // first holds). Under the mutex: keep() calls are serialized.
-      std::lock_guard<std::mutex> lock(mutex_);
-      ProcessPolicy::keep(kept_, guard.process_hold_);
+      try {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ProcessPolicy::keep(kept_, at_process_level);
+      } catch (...) {
+        ProcessPolicy::release(at_process_level);
+        ThreadPolicy::release(at_thread_level);
+        throw;
+      }
     }
-    record(shared, guard.thread_hold_, guard.process_hold_);
+    record(shared, at_thread_level, at_process_level);
   }
 
   // Takes both levels on the kept file whose thread key is `file_key`, as
   // the guard would, without locating it: the thread level under the
   // file's key, then the process level; records the hold. Holds nothing
   // when it throws.
-  void take_kept(const lock_key& file_key, const lock_options& options,
-                 clock::time_point start, const char* operation) {
+  void take_kept(const lock_key& file_key, bool shared,
+                 const lock_options& options, clock::time_point start,
+                 const char* operation) {
     // One request for both levels: the process level reads the key of
     // neither (only path(), which names the mutex's spelling).
     const lock_key& thread_key =
         guard_type::kKeyedByFile ? file_key : static_cast<const lock_key&>(key_);
-#if defined(__GNUC__) && !defined(__clang__)
-    // GCC 12 -O2 inlines make() here and then says the timeout of an
-    // options without one "may be used uninitialized" (it is read only when
-    // set): a false positive under -Werror, silenced for this call.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
     lock_request request = lock_request::make<ReentrancyPolicy>(
         thread_key, options, operation, start);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+    request.shared = shared;
     if (!thread_key.shares_block_with(key_)) request.named = &key_;
     typename ThreadPolicy::hold at_thread_level =
         ThreadPolicy::acquire(request);
@@ -285,7 +288,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
       ThreadPolicy::release(at_thread_level);
       throw;
     }
-    record(options.shared, at_thread_level, at_process_level);
+    record(shared, at_thread_level, at_process_level);
   }
 
   // Records a granted hold of the calling thread, moved from the two

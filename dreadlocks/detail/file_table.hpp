@@ -91,7 +91,7 @@ class file_table {
       if (still_names<P>(*idle, spelling, ops)) {
         return reuse<P>(*idle, spelling, holding);
       }
-      close_kept_handle(*idle);  // deleted, replaced, or another primitive's
+      close_handle(*idle);  // deleted, replaced, or another primitive's
     }
     // A cycle on one path wakes its idle state and needs nothing new.
     if (idle == nullptr || holding) {
@@ -171,9 +171,7 @@ class file_table {
   void close(file& closing, bool keep_handle) noexcept {
     if (!keep_handle || !closing.ops->idle_handles_reusable ||
         closing.spellings.empty()) {
-      closing.ops->close(closing.handle);
-      closing.handle = closing.ops->invalid_handle;
-      closing.id_known = false;
+      close_handle(closing);
     }
     if (!raced_.empty()) close_raced(closing);
     // Only the spelling that opened the file may lead to it once closed:
@@ -271,7 +269,7 @@ class file_table {
     std::size_t closed = 0;
     for (file* idle = idle_.oldest(); idle != nullptr; idle = idle->newer) {
       if (idle->handle != idle->ops->invalid_handle) ++closed;
-      close_kept_handle(*idle);
+      close_handle(*idle);
     }
     return closed;
   }
@@ -385,13 +383,14 @@ class file_table {
     return idle;
   }
 
-  // Closes the handle idle file `idle` kept open, if it did.
-  static void close_kept_handle(file& idle) noexcept {
-    if (idle.handle != idle.ops->invalid_handle) {
-      idle.ops->close(idle.handle);
-      idle.handle = idle.ops->invalid_handle;
+  // Closes `closing`'s handle, if it has one open, and forgets the
+  // identity read through it.
+  static void close_handle(file& closing) noexcept {
+    if (closing.handle != closing.ops->invalid_handle) {
+      closing.ops->close(closing.handle);
+      closing.handle = closing.ops->invalid_handle;
     }
-    idle.id_known = false;
+    closing.id_known = false;
   }
 
   // Gives the file opened while nothing else was held its identity, so
@@ -474,7 +473,7 @@ class file_table {
   // Forgets an idle file state and its spelling, closing a handle it kept;
   // keeps both as spares.
   void forget_idle(file& idle) noexcept {
-    close_kept_handle(idle);
+    close_handle(idle);
     std::unique_ptr<file> owned = wake(idle);
     for (const lock_key& spelling : idle.spellings) spellings_.drop(spelling);
     idle.spellings.clear();

@@ -49,5 +49,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("consumer: another process found it held\n");
+
+  // A lock object kept across cycles, as a user's loop keeps one: its later
+  // cycles take the mutex's direct path, which must build warning-free too.
+  dreadlocks::path_mutex mutex(std::string(argv[1]) + ".mutex");
+  mutex.lock();
+  mutex.unlock();
+  for (int cycle = 0; cycle < argc * 50; ++cycle) {
+    mutex.lock();
+    mutex.unlock();
+  }
+  std::printf("consumer: locked and unlocked a kept mutex\n");
   return 0;
 }
