@@ -87,6 +87,11 @@ PAIRED = [
     ("BM_paired_path_lock_cold_vs_raw_ofd/shared:%d" % shared, None)
     for shared in (0, 1)
 ] + [
+    # The floor of item 2's target: stat + lock + unlock on a kept
+    # descriptor with no bookkeeping; measured, no target.
+    ("BM_paired_floor_stat_kept_ofd_vs_raw_ofd/shared:%d" % shared, None)
+    for shared in (0, 1)
+] + [
     ("BM_paired_path_lock_nested_vs_thread_level%s/%s" % (suffix, args), 1.5)
     for suffix in ("", "_threaded")
     for args in ("outer_shared:0/inner_shared:0", "outer_shared:0/inner_shared:1",
@@ -94,6 +99,12 @@ PAIRED = [
 ] + [
     # Issue 16: a kept path_mutex against a kept boost file_lock.
     ("BM_paired_path_mutex_vs_boost_file_lock%s/shared:%d" % (suffix, shared), 1.0)
+    for suffix in ("", "_threaded")
+    for shared in (0, 1)
+] + [
+    # The floor of that target: the two lock calls on a kept descriptor
+    # with no bookkeeping; measured, no target.
+    ("BM_paired_floor_kept_ofd_vs_boost_file_lock%s/shared:%d" % (suffix, shared), None)
     for suffix in ("", "_threaded")
     for shared in (0, 1)
 ]

@@ -108,10 +108,23 @@ void BM_baseline_shared_mutex(benchmark::State& state) {
   for (auto _ : state) cycle(mutex, shared);
 }
 
+// One lock and unlock of a boost file_lock, in the mode `shared` (the
+// baseline of the process-level and the kept cases).
+void boost_cycle(boost::interprocess::file_lock& lock, bool shared) {
+  if (shared) {
+    lock.lock_sharable();
+    lock.unlock_sharable();
+  } else {
+    lock.lock();
+    lock.unlock();
+  }
+}
+
 // --- process level, uncontended --------------------------------------------
 // Single-threaded build only: their file locks and system calls are the same
 // in both regimes, and a process-level lock is of use in a single-threaded
 // process.
+
 #if !DREADLOCKS_BENCH_THREADED
 
 void BM_process_level_path_lock(benchmark::State& state) {
@@ -138,13 +151,7 @@ void BM_baseline_boost_file_lock(benchmark::State& state) {
   const bool shared = state.range(0) != 0;
   for (auto _ : state) {
     boost::interprocess::file_lock lock(path.c_str());
-    if (shared) {
-      lock.lock_sharable();
-      lock.unlock_sharable();
-    } else {
-      lock.lock();
-      lock.unlock();
-    }
+    boost_cycle(lock, shared);
   }
 }
 
@@ -229,6 +236,29 @@ void paired_cold_with_raw_ofd(benchmark::State& state) {
 void BM_paired_path_lock_cold_vs_raw_ofd(benchmark::State& state) {
   paired_cold_with_raw_ofd<dreadlocks::path_lock>(state);
 }
+
+// The floor of issue 16's item 2: a descriptor kept open, checked with
+// stat(2), locked and unlocked, with no bookkeeping at all, against the raw
+// cold sequence. A guard that reuses an idle descriptor makes these calls
+// and no others, so its ratio can come no lower than this pair's.
+void BM_paired_floor_stat_kept_ofd_vs_raw_ofd(benchmark::State& state) {
+  const auto path = lock_file("floor.lock");
+  const bool shared = state.range(0) != 0;
+  const int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
+  bool failed = fd < 0;
+  dreadlocks_bench::paired(
+      state, 32,
+      [&] {
+        failed |=
+            !dreadlocks_bench::raw_ofd_validated_cycle(path.c_str(), fd, shared);
+      },
+      [&] {
+        failed |= !dreadlocks_bench::raw_ofd_cycle(path.c_str(), shared);
+      });
+  if (fd >= 0) ::close(fd);
+  if (failed) state.SkipWithError("open, stat or fcntl failed");
+}
 #endif
 
 // range(0): the outer mode, range(1): the inner mode (1 = shared), as in
@@ -273,15 +303,28 @@ void BM_paired_path_mutex_vs_boost_file_lock(benchmark::State& state) {
           mutex.unlock();
         }
       },
-      [&] {
-        if (shared) {
-          boost_lock.lock_sharable();
-          boost_lock.unlock_sharable();
-        } else {
-          boost_lock.lock();
-          boost_lock.unlock();
-        }
-      });
+      [&] { boost_cycle(boost_lock, shared); });
+}
+
+// The floor of issue 16's item 1: an OFD lock taken and released on a
+// descriptor kept open, with no bookkeeping at all, against a kept boost
+// file_lock, as BM_paired_path_mutex_vs_boost_file_lock pairs them. A kept
+// path_mutex makes these two calls and no others, so its ratio can come no
+// lower than this pair's.
+void BM_paired_floor_kept_ofd_vs_boost_file_lock(benchmark::State& state) {
+  const auto path = lock_file("kept-f.lock");
+  const auto boost_path = lock_file("kept-b.lock");
+  const bool shared = state.range(0) != 0;
+  const int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
+  bool failed = fd < 0;
+  boost::interprocess::file_lock boost_lock(boost_path.c_str());
+  dreadlocks_bench::paired(
+      state, 64,
+      [&] { failed |= !dreadlocks_bench::raw_ofd_kept_cycle(fd, shared); },
+      [&] { boost_cycle(boost_lock, shared); });
+  if (fd >= 0) ::close(fd);
+  if (failed) state.SkipWithError("fcntl failed");
 }
 
 // Registers `fn` under `name`, with the suffix "_threaded" in the threaded
@@ -354,6 +397,10 @@ BENCHMARK(BM_paired_path_lock_cold_vs_raw_ofd)
     ->ArgName("shared")
     ->Arg(0)
     ->Arg(1);
+BENCHMARK(BM_paired_floor_stat_kept_ofd_vs_raw_ofd)
+    ->ArgName("shared")
+    ->Arg(0)
+    ->Arg(1);
 #endif
 THREAD_LEVEL_BENCHMARK(BM_paired_path_lock_nested_vs_thread_level)
     ->ArgNames({"outer_shared", "inner_shared"})
@@ -361,6 +408,10 @@ THREAD_LEVEL_BENCHMARK(BM_paired_path_lock_nested_vs_thread_level)
     ->Args({0, 1})
     ->Args({1, 1});
 THREAD_LEVEL_BENCHMARK(BM_paired_path_mutex_vs_boost_file_lock)
+    ->ArgName("shared")
+    ->Arg(0)
+    ->Arg(1);
+THREAD_LEVEL_BENCHMARK(BM_paired_floor_kept_ofd_vs_boost_file_lock)
     ->ArgName("shared")
     ->Arg(0)
     ->Arg(1);
