@@ -26,6 +26,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "benchmarks/bench_support.hpp"
 #include "dreadlocks/dreadlocks.hpp"
@@ -84,6 +85,20 @@ int main(int argc, char** argv) {
        [&] { cycle<thread_level_path_lock>(path, true, count); }},
       {"process_level", [&] { cycle<process_level_path_lock>(path, false, count); }},
       {"path_lock", [&] { cycle<path_lock>(path, false, count); }},
+      {"path_lock_cold",
+       [&] {
+         // 16 files in turn, twice the idle files kept: every guard opens
+         // its file (BM_paired_path_lock_cold_vs_raw_ofd).
+         std::vector<std::filesystem::path> paths;
+         for (int i = 0; i < 16; ++i) {
+           paths.push_back(dreadlocks_bench::lock_file(
+               "cold-" + std::to_string(i) + ".lock"));
+         }
+         for (long i = 0; i < count; ++i) {
+           path_lock lock(paths[static_cast<std::size_t>(i % 16)],
+                          options(false));
+         }
+       }},
       {"raw_ofd",
        [&] {
          for (long i = 0; i < count; ++i) {

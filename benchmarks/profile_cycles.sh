@@ -11,7 +11,7 @@ instructions() {
 }
 # The *_threaded cases in a process that has had a second thread (see
 # profile_cycles.cpp).
-for case in guarded_map thread_level thread_level_shared process_level path_lock raw_ofd \
+for case in guarded_map thread_level thread_level_shared process_level path_lock path_lock_cold raw_ofd \
   path_mutex boost_file_lock_kept path_lock_nested thread_level_nested guarded_map_threaded thread_level_threaded; do
   base=$(instructions "$case" 0)
   total=$(instructions "$case" "$count")

@@ -44,6 +44,7 @@
 #include "dreadlocks/detail/file_fast_mode.hpp"
 #include "dreadlocks/detail/file_list.hpp"
 #include "dreadlocks/detail/file_state.hpp"
+#include "dreadlocks/detail/map_room.hpp"
 #include "dreadlocks/detail/spelling_index.hpp"
 #include "dreadlocks/lock_primitive.hpp"
 #include "dreadlocks/lock_request.hpp"
@@ -310,7 +311,7 @@ class file_table {
       spellings_.reserve(spelling);
     }
     if (holding) {
-      files_.reserve(files_.size() + 2);
+      make_room(files_, 2);
       while (spare_file_nodes_.size() < 2) {
         file_map scratch;
         scratch.emplace(Id{}, nullptr);

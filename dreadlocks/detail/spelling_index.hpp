@@ -19,6 +19,7 @@
 
 #include "dreadlocks/detail/key_access.hpp"
 #include "dreadlocks/detail/key_view.hpp"
+#include "dreadlocks/detail/map_room.hpp"
 #include "dreadlocks/lock_key.hpp"
 
 namespace dreadlocks::detail {
@@ -50,7 +51,7 @@ class spelling_index {
   // Makes a spare node and room in the index for one more spelling.
   // Throws std::bad_alloc, having changed nothing but the spares.
   void reserve(const lock_key& spelling) {
-    index_.reserve(index_.size() + 1);
+    make_room(index_, 1);
     if (spare_nodes_.empty()) {
       map scratch;
       scratch.emplace(key_view(spelling), nullptr);

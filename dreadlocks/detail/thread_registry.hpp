@@ -41,6 +41,7 @@
 #include "dreadlocks/detail/hold_word.hpp"
 #include "dreadlocks/detail/key_access.hpp"
 #include "dreadlocks/detail/key_view.hpp"
+#include "dreadlocks/detail/map_room.hpp"
 #include "dreadlocks/detail/owners.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/detail/wait.hpp"
@@ -271,7 +272,7 @@ class thread_registry {
         // The node keeps its address; the view must point to the new text
         // before the old one goes with the entry's old key. Reserved first,
         // so that putting the node back cannot throw.
-        keys_.reserve(keys_.size() + 1);  // may rehash: find again
+        make_room(keys_, 1);  // may rehash: find again
         map_type::node_type node = keys_.extract(keys_.find(view));
         node.key() = view;
         node.mapped().key = request.key;
