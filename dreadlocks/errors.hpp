@@ -48,19 +48,34 @@ class lock_error : public std::system_error {
   // Returns true when a shared lock was asked for, false for exclusive.
   bool shared() const noexcept { return shared_; }
 
+ // what()
+  //
+  // Returns "OPERATION: LEVEL MODE lock on "PATH" REASON: CODE TEXT", the
+  // same text on every platform: CODE TEXT is "Resource temporarily
+  // unavailable" or "Resource deadlock avoided", not the C library's text
+  // for the code, which some do not have (mingw-w64's strerror() says
+  // "Unknown error" for EWOULDBLOCK).
+  const char* what() const noexcept override { return what_->c_str(); }
+
  protected:
-  // Builds "OPERATION: LEVEL MODE lock on "PATH" REASON", to which
-  // std::system_error appends ": " and the code's message.
   lock_error(std::errc code, const char* operation, std::filesystem::path path,
              lock_level level, bool shared, const std::string& reason)
-      : std::system_error(std::make_error_code(code),
-                          describe(operation, path, level, shared, reason)),
-        // A shared_ptr keeps copying the exception noexcept.
+      : lock_error(code, describe(operation, path, level, shared, reason),
+                   std::move(path), level, shared) {}
+
+ private:
+  // `path` by reference: moved only once `text`, built from it, is made.
+  lock_error(std::errc code, const std::string& text,
+             std::filesystem::path&& path, lock_level level, bool shared)
+      : std::system_error(std::make_error_code(code), text),
+        // Shared pointers keep copying the exception noexcept.
+        what_(std::make_shared<const std::string>(text + ": " +
+                                                  code_text(code))),
         path_(std::make_shared<const std::filesystem::path>(std::move(path))),
         level_(level),
         shared_(shared) {}
 
- private:
+  // Builds "OPERATION: LEVEL MODE lock on "PATH" REASON".
   static std::string describe(const char* operation,
                               const std::filesystem::path& path,
                               lock_level level, bool shared,
@@ -76,6 +91,19 @@ class lock_error : public std::system_error {
     return text;
   }
 
+  // The text of the codes lock errors carry, as glibc words them.
+  static std::string code_text(std::errc code) {
+    switch (code) {
+      case std::errc::operation_would_block:
+        return "Resource temporarily unavailable";
+      case std::errc::resource_deadlock_would_occur:
+        return "Resource deadlock avoided";
+      default:
+        return std::make_error_code(code).message();
+    }
+  }
+
+  std::shared_ptr<const std::string> what_;
   std::shared_ptr<const std::filesystem::path> path_;
   lock_level level_;
   bool shared_;
