@@ -82,6 +82,11 @@ PAIRED = [
     ("BM_paired_path_lock_vs_raw_ofd/shared:%d" % shared, 0.75)
     for shared in (0, 1)
 ] + [
+    # A handful of files in turn (6, within the idle files kept): measured,
+    # no target.
+    ("BM_paired_path_lock_in_turn_vs_raw_ofd/shared:%d" % shared, None)
+    for shared in (0, 1)
+] + [
     # Cold cycles (every guard opens its file): measured, no target yet
     # (1.37 before idle descriptors too; performance.md).
     ("BM_paired_path_lock_cold_vs_raw_ofd/shared:%d" % shared, None)

@@ -210,31 +210,36 @@ void BM_paired_path_lock_vs_raw_ofd(benchmark::State& state) {
   paired_with_raw_ofd<dreadlocks::path_lock>(state);
 }
 
-// Cold cycles: a round of 16 files, twice the idle files a process keeps,
-// so that every guard opens its file (and closes the oldest idle one), as
-// the raw sequence does every time. range(0) = 1 for shared.
+// Guards over `files` files in turn, against the raw sequence on the same
+// files. With 16, twice the idle files a process keeps, every guard opens
+// its file (and closes the oldest idle one), as the raw sequence does
+// every time: cold cycles. With 6, fewer than the idle files kept and more
+// than one: a handful of files in turn. range(0) = 1 for shared.
 template <class Lock>
-void paired_cold_with_raw_ofd(benchmark::State& state) {
-  constexpr std::size_t kFiles = 16;
+void paired_in_turn_with_raw_ofd(benchmark::State& state, std::size_t files) {
   std::vector<std::filesystem::path> paths;
-  for (std::size_t i = 0; i < kFiles; ++i) {
-    paths.push_back(lock_file("cold-" + std::to_string(i) + ".lock"));
+  for (std::size_t i = 0; i < files; ++i) {
+    paths.push_back(lock_file("turn-" + std::to_string(i) + ".lock"));
   }
   const auto options = mode(state.range(0) != 0);
   std::size_t next = 0;
   std::size_t next_raw = 0;
   bool failed = false;
   dreadlocks_bench::paired(
-      state, 32, [&] { lock_once<Lock>(paths[next++ % kFiles], options); },
+      state, 32, [&] { lock_once<Lock>(paths[next++ % files], options); },
       [&] {
         failed |= !dreadlocks_bench::raw_ofd_cycle(
-            paths[next_raw++ % kFiles].c_str(), options.shared);
+            paths[next_raw++ % files].c_str(), options.shared);
       });
   if (failed) state.SkipWithError("open or fcntl failed");
 }
 
+void BM_paired_path_lock_in_turn_vs_raw_ofd(benchmark::State& state) {
+  paired_in_turn_with_raw_ofd<dreadlocks::path_lock>(state, 6);
+}
+
 void BM_paired_path_lock_cold_vs_raw_ofd(benchmark::State& state) {
-  paired_cold_with_raw_ofd<dreadlocks::path_lock>(state);
+  paired_in_turn_with_raw_ofd<dreadlocks::path_lock>(state, 16);
 }
 
 // The floor of issue 16's item 2: a descriptor kept open, checked with
@@ -393,6 +398,10 @@ BENCHMARK(BM_paired_process_level_path_lock_vs_raw_ofd)
     ->Arg(0)
     ->Arg(1);
 BENCHMARK(BM_paired_path_lock_vs_raw_ofd)->ArgName("shared")->Arg(0)->Arg(1);
+BENCHMARK(BM_paired_path_lock_in_turn_vs_raw_ofd)
+    ->ArgName("shared")
+    ->Arg(0)
+    ->Arg(1);
 BENCHMARK(BM_paired_path_lock_cold_vs_raw_ofd)
     ->ArgName("shared")
     ->Arg(0)
