@@ -58,6 +58,8 @@ class lock_error : public std::system_error {
   const char* what() const noexcept override { return what_->c_str(); }
 
  protected:
+  // For the errors below: the request `operation` made for `path` at
+  // `level`, in the mode `shared`, refused for `reason` with `code`.
   lock_error(std::errc code, const char* operation, std::filesystem::path path,
              lock_level level, bool shared, const std::string& reason)
       : lock_error(code, describe(operation, path, level, shared, reason),
