@@ -215,6 +215,7 @@ inline void reap(pid_t pid) noexcept {
 // allocated at the thread's first timed wait that starts a task.
 class task_slot {
  public:
+  // What the task runs on: its stack, and the frame it shares.
   struct memory {
     alignas(64) unsigned char stack[kStackBytes];
     task_frame frame;
@@ -263,6 +264,7 @@ class task_slot {
   pid_t owner_ = 0;
 };
 
+// The calling thread's slot.
 inline thread_local task_slot slot;
 
 }  // namespace timed_kernel_wait
