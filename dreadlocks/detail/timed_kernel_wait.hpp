@@ -14,10 +14,11 @@
 // own that SIGKILL ends alone) and sleeps on a futex that the task clears
 // when its call returns (and the kernel when the task ends), until then or
 // the deadline.
-// - In time: the caller returns at once. The task yields the CPU to it,
-//   then ends on its own; it runs on a stack and frame of the caller's
-//   thread kept for the purpose (task_slot), and is reaped at the thread's
-//   next timed wait or at the thread's end, whichever comes first.
+// - In time: the caller returns at once. The task, which runs on the
+//   caller's CPU, wakes it there and yields the CPU to it, then ends on its
+//   own; it runs on a stack and frame of the caller's thread kept for the
+//   purpose (task_slot), and is reaped at the thread's next timed wait or
+//   at the thread's end, whichever comes first.
 // - On expiry: the caller kills and reaps it before returning. Whether the
 //   lock was granted just before the kill is then read from the kernel by
 //   the caller (a call without waiting on the same open file description:
@@ -100,6 +101,10 @@ struct task_frame {
   // (CLONE_CHILD_CLEARTID), so that a task killed by anyone wakes the
   // caller too.
   int running = 1;
+  // The CPU the caller ran on when it started the task (-1: unknown), and
+  // that CPU alone as an affinity mask.
+  int cpu = -1;
+  cpu_set_t on_cpu;
 };
 
 // A system call without the C library: no errno, no cancellation point.
@@ -127,14 +132,21 @@ DREADLOCKS_TASK_FUNCTION inline long raw_call(long number, long a0, long a1,
 }
 
 // The task: die with the caller's thread, check that the caller did not
-// die first, make the call, keep its result, wake the caller, yield, end.
-// The caller is often woken on the CPU this task runs on, where it would
-// wait for the task's exit (measured: most of a timed hand-off); yielding
-// lets it run first (docs/timeouts.md).
+// die first, move to the caller's CPU, make the call, keep its result,
+// wake the caller, yield, end. On the caller's CPU, the kernel wakes the
+// caller where the task runs (and where the caller slept), and the yield
+// hands the CPU over at once; woken elsewhere, the caller waited for
+// another CPU, or for the task's exit on this one: most of a timed
+// hand-off, measured (docs/timeouts.md). The move is a hint: refused (a
+// cpuset without that CPU), the task runs where it is.
 DREADLOCKS_TASK_FUNCTION inline int task_main(void* argument) {
   auto* frame = static_cast<task_frame*>(argument);
   raw_call(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0);
   if (raw_call(SYS_getppid, 0, 0, 0) != frame->parent) return 0;
+  if (frame->cpu >= 0) {
+    raw_call(SYS_sched_setaffinity, 0, sizeof frame->on_cpu,
+             reinterpret_cast<long>(&frame->on_cpu));
+  }
   frame->result = raw_call(frame->call.number, frame->call.arguments[0],
                            frame->call.arguments[1], frame->call.arguments[2]);
   __atomic_store_n(&frame->made, 1, __ATOMIC_RELAXED);
@@ -301,6 +313,13 @@ inline task_outcome wait_in_task_until(
   frame = task_frame{};
   frame.call = call;
   frame.parent = static_cast<long>(::getpid());
+  frame.cpu = ::sched_getcpu();
+  if (frame.cpu >= 0 && frame.cpu < CPU_SETSIZE) {
+    CPU_ZERO(&frame.on_cpu);
+    CPU_SET(frame.cpu, &frame.on_cpu);
+  } else {
+    frame.cpu = -1;
+  }
   // Every signal blocked in the task from its first instruction: it
   // inherits the mask of the thread that starts it.
   sigset_t all;
