@@ -25,11 +25,10 @@
 //   the owner of a lock asking again is granted), so no outcome is lost.
 //
 // The task:
-// - runs one raw system call, wakes the caller and ends; it touches no C
-//   library state (no errno, no TLS), so it is safe beside the caller's
-//   threads, and is built
-//   without sanitizer instrumentation (the sanitizers cannot see a task
-//   they did not start);
+// - moves to the caller's CPU, runs one raw system call, wakes the caller,
+//   yields and ends; it touches no C library state (no errno, no TLS), so
+//   it is safe beside the caller's threads, and is built without sanitizer
+//   instrumentation (the sanitizers cannot see a task they did not start);
 // - starts with every signal blocked (it inherits the caller's mask, which
 //   the caller blocks around clone()), so no handler of the application
 //   ever runs in it; SIGKILL cannot be blocked;
