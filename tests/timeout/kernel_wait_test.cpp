@@ -13,18 +13,25 @@
 
 #define BOOST_TEST_MODULE kernel_wait_test
 #include <dirent.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "dreadlocks/dreadlocks.hpp"
 #include "tests/support/holder.hpp"
@@ -64,9 +71,10 @@ using kernel_waiting =
                      dlt::both_levels_lock<dreadlocks::flock_process_lock>,
                      dlt::process_level_lock<dreadlocks::flock_process_lock>>;
 
-// The processes whose parent is this one, zombies included: a waiting task
-// that was not reaped would show here.
-std::size_t children_of_this_process() {
+// The waiting tasks whose parent is this process, zombies included: its
+// children without an exit signal (field 38 of /proc/<pid>/stat), which
+// the forked holders, with SIGCHLD, are not.
+std::size_t tasks_of_this_process() {
   const std::string self = std::to_string(::getpid());
   std::size_t count = 0;
   DIR* proc = ::opendir("/proc");
@@ -79,9 +87,14 @@ std::size_t children_of_this_process() {
     const auto paren = line.rfind(')');
     if (paren == std::string::npos) continue;
     std::istringstream fields(line.substr(paren + 1));
-    std::string state, parent;
-    fields >> state >> parent;
-    if (parent == self) ++count;
+    std::string field;
+    std::string parent;
+    std::string exit_signal;
+    for (int number = 3; fields >> field; ++number) {
+      if (number == 4) parent = field;
+      if (number == 38) exit_signal = field;
+    }
+    if (parent == self && exit_signal == "0") ++count;
   }
   ::closedir(proc);
   return count;
@@ -123,6 +136,89 @@ class timed_attempt {
   std::thread thread_;
 };
 
+// A thread that makes timed waits (20 s) with Lock on `files`, one by
+// one, each once allowed, and records whether each was granted (then
+// released at once) or refused; it ends when allowed once more (join()).
+template <class Lock>
+class waits_one_by_one {
+ public:
+  explicit waits_one_by_one(std::vector<fs::path> files)
+      : files_(std::move(files)),
+        outcomes_(files_.size(), timed_attempt<Lock>::failed),
+        thread_([this] { run(); }) {}
+
+  ~waits_one_by_one() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      stopped_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Lets the thread make its next wait.
+  void allow_next() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      ++allowed_;
+    }
+    changed_.notify_all();
+  }
+
+  // Waits (20 s at most) for wait number `n` (from 0) to end; returns its
+  // outcome as timed_attempt does.
+  int outcome_of(std::size_t n) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait_for(lock, 20s, [&] { return done_ > n; });
+    return done_ > n ? outcomes_[n] : timed_attempt<Lock>::failed;
+  }
+
+  // Lets the thread end, once its waits are done, and joins it.
+  void join() {
+    allow_next();
+    thread_.join();
+  }
+
+ private:
+  // Waits (20 s at most) until allowed a step past `n`; false if stopped.
+  bool allowed_past(std::size_t n) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, 20s,
+                             [&] { return stopped_ || allowed_ > n; }) &&
+           !stopped_;
+  }
+
+  void run() {
+    for (std::size_t n = 0; n < files_.size(); ++n) {
+      if (!allowed_past(n)) return;
+      int outcome = timed_attempt<Lock>::failed;
+      try {
+        Lock lock(files_[n], dlt::timed(20s));
+        outcome = timed_attempt<Lock>::granted;
+      } catch (const dreadlocks::acquiring_lock_would_block_error&) {
+        outcome = timed_attempt<Lock>::refused;
+      } catch (...) {
+      }
+      {
+        std::lock_guard<std::mutex> guard(mutex_);
+        outcomes_[n] = outcome;
+        done_ = n + 1;
+      }
+      changed_.notify_all();
+    }
+    allowed_past(files_.size());  // then ends
+  }
+
+  const std::vector<fs::path> files_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t allowed_ = 0;
+  std::size_t done_ = 0;
+  bool stopped_ = false;
+  std::vector<int> outcomes_;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(timed_process_wait)
@@ -161,7 +257,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(expires_leaving_nothing, Lock, kernel_waiting) {
   const auto empty = dlt::holdings_now();
   auto holder = dlt::hold_in_process<dlt::process_level_of<Lock>>(file, {});
   BOOST_TEST_REQUIRE(holder->wait_held());
-  const std::size_t children = children_of_this_process();
+  const std::size_t tasks = tasks_of_this_process();
 
   timed_attempt<Lock> waiter(file, dlt::timed(300ms));
   if (kQueuedInKernel) BOOST_TEST(dlt::wait_for_blocked_requests(file, 1));
@@ -169,7 +265,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(expires_leaving_nothing, Lock, kernel_waiting) {
 
   BOOST_TEST(dlt::holdings_now() == empty);
   BOOST_TEST(dlt::settled_blocked_requests_on(file) == 0u);
-  BOOST_TEST(children_of_this_process() == children, "no task left");
+  BOOST_TEST(tasks_of_this_process() == tasks, "no task left");
   BOOST_TEST(holder->release());
 }
 
@@ -197,11 +293,99 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(grant_racing_the_deadline_is_never_lost, Lock,
     BOOST_TEST(dlt::holdings_now() == empty);
     BOOST_TEST(dlt::settled_kernel_locks_on(file).empty(),
                "no lock or request left on the file");
+    BOOST_TEST(tasks_of_this_process() == 0u,
+               "no task left once the waiting thread has ended");
   }
   BOOST_TEST_MESSAGE("granted " << granted << ", refused " << refused);
 }
 
+// A task that wakes its caller in time ends on its own, and is reaped at
+// the thread's next timed wait or at the thread's end
+// (detail/timed_kernel_wait.hpp, task_slot): never more than one per
+// thread, none once the thread has ended.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_granted_waits_task_is_reaped_by_the_next_wait,
+                              Lock, kernel_waiting) {
+  dlt::watchdog dog(30s);
+  const std::vector<fs::path> files{dlt::unique_path("reap-first"),
+                                    dlt::unique_path("reap-second")};
+  std::vector<std::unique_ptr<dlt::holder>> holders;
+  for (const auto& file : files) {
+    holders.push_back(
+        dlt::hold_in_process<dlt::process_level_of<Lock>>(file, {}));
+    BOOST_TEST_REQUIRE(holders.back()->wait_held());
+  }
+  const std::size_t tasks = tasks_of_this_process();
+  const std::size_t left_by_a_grant = kQueuedInKernel ? 1 : 0;
+  waits_one_by_one<Lock> waiter(files);
+  for (std::size_t n = 0; n < files.size(); ++n) {
+    BOOST_TEST_CONTEXT("wait " << n) {
+      waiter.allow_next();
+      if (kQueuedInKernel) {
+        BOOST_TEST(dlt::wait_for_blocked_requests(files[n], 1));
+      }
+      BOOST_TEST(holders[n]->release());
+      BOOST_TEST_REQUIRE(waiter.outcome_of(n) ==
+                         timed_attempt<Lock>::granted);
+      // This wait's task is left, the one before it reaped.
+      BOOST_TEST(tasks_of_this_process() == tasks + left_by_a_grant);
+    }
+  }
+  waiter.join();
+  BOOST_TEST(tasks_of_this_process() == tasks, "reaped at the thread's end");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
+
+// A fork() of a thread whose task is left to reap has that task recorded
+// in its copy of the thread: the child's first timed wait must neither
+// wait for it nor reap it (it is the parent's; its pid may name a child
+// of the child), and the parent still reaps it at the thread's end.
+BOOST_AUTO_TEST_CASE(a_fork_child_leaves_the_parents_task_alone) {
+  using Lock = dreadlocks::process_level_path_lock;
+  using dreadlocks::detail::task_outcome;
+  dlt::watchdog dog(20s);
+  const auto file = dlt::unique_path("reap-fork");
+  auto holder = dlt::hold_in_process<Lock>(file, {});
+  BOOST_TEST_REQUIRE(holder->wait_held());
+  const std::size_t tasks = tasks_of_this_process();
+  bool granted = false;
+  int child_status = -1;
+  std::size_t tasks_after_grant = 0;
+  std::size_t tasks_after_child = 0;
+  std::thread worker([&] {
+    holder->order_release(dlt::release_order::when_asleep(dlt::current_tid()));
+    try {
+      Lock lock(file, dlt::timed(20s));
+      granted = true;
+    } catch (...) {
+    }
+    tasks_after_grant = tasks_of_this_process();
+    const pid_t child = ::fork();
+    if (child == 0) {
+      // A call that returns at once, made in a task of the child's: the
+      // task's parent is the child.
+      const dreadlocks::detail::kernel_call call{SYS_getppid, {0, 0, 0}};
+      long result = 0;
+      const auto outcome = dreadlocks::detail::wait_in_task_until(
+          call, std::chrono::steady_clock::now() + 10s, result);
+      const bool ok = kQueuedInKernel ? outcome == task_outcome::returned &&
+                                            result == ::getpid()
+                                      : outcome == task_outcome::unavailable;
+      ::_exit(ok ? 0 : 1);
+    }
+    if (child > 0) ::waitpid(child, &child_status, 0);
+    tasks_after_child = tasks_of_this_process();
+  });
+  worker.join();
+  BOOST_TEST(granted);
+  BOOST_TEST(holder->wait_released());
+  BOOST_TEST((WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0),
+             "the child's timed wait returned, its task made the call");
+  BOOST_TEST(tasks_after_grant == tasks + (kQueuedInKernel ? 1 : 0));
+  BOOST_TEST(tasks_after_child == tasks_after_grant,
+             "the child left the parent's task alone");
+  BOOST_TEST(tasks_of_this_process() == tasks, "reaped at the thread's end");
+}
 
 // flock(2) drops a shared lock to wait for exclusive: an upgrade that
 // expires must end with the shared lock back, as set() does without
