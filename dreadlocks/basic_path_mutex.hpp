@@ -95,7 +95,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   //
   // Locks exclusively, waiting as long as it takes.
   void lock() DREADLOCKS_ACQUIRE() {
-    take(false, lock_options{}, "basic_path_mutex::lock");
+    take(waiting(false), "basic_path_mutex::lock");
   }
 
   // try_lock()
@@ -103,7 +103,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   // Locks exclusively if that can be done without waiting; returns whether
   // it did.
   [[nodiscard]] bool try_lock() DREADLOCKS_TRY_ACQUIRE(true) {
-    return try_take(false, no_wait(), "basic_path_mutex::try_lock");
+    return try_take(no_wait(false), "basic_path_mutex::try_lock");
   }
 
   // try_lock_for()
@@ -113,7 +113,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   [[nodiscard]] bool try_lock_for(
       const std::chrono::duration<Rep, Period>& timeout)
       DREADLOCKS_TRY_ACQUIRE(true) {
-    return try_take(false, wait_for(timeout), "basic_path_mutex::try_lock_for");
+    return try_take(wait_for(false, timeout), "basic_path_mutex::try_lock_for");
   }
 
   // try_lock_until()
@@ -124,7 +124,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   [[nodiscard]] bool try_lock_until(
       const std::chrono::time_point<Clock, Duration>& deadline)
       DREADLOCKS_TRY_ACQUIRE(true) {
-    return try_take(false, wait_for(deadline - Clock::now()),
+    return try_take(wait_for(false, deadline - Clock::now()),
                     "basic_path_mutex::try_lock_until");
   }
 
@@ -138,7 +138,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   //
   // Locks shared, waiting as long as it takes.
   void lock_shared() DREADLOCKS_ACQUIRE_SHARED() {
-    take(true, lock_options{}, "basic_path_mutex::lock_shared");
+    take(waiting(true), "basic_path_mutex::lock_shared");
   }
 
   // try_lock_shared()
@@ -146,7 +146,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   // Locks shared if that can be done without waiting; returns whether it
   // did.
   [[nodiscard]] bool try_lock_shared() DREADLOCKS_TRY_ACQUIRE_SHARED(true) {
-    return try_take(true, no_wait(), "basic_path_mutex::try_lock_shared");
+    return try_take(no_wait(true), "basic_path_mutex::try_lock_shared");
   }
 
   // try_lock_shared_for()
@@ -156,7 +156,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   [[nodiscard]] bool try_lock_shared_for(
       const std::chrono::duration<Rep, Period>& timeout)
       DREADLOCKS_TRY_ACQUIRE_SHARED(true) {
-    return try_take(true, wait_for(timeout),
+    return try_take(wait_for(true, timeout),
                     "basic_path_mutex::try_lock_shared_for");
   }
 
@@ -167,7 +167,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   [[nodiscard]] bool try_lock_shared_until(
       const std::chrono::time_point<Clock, Duration>& deadline)
       DREADLOCKS_TRY_ACQUIRE_SHARED(true) {
-    return try_take(true, wait_for(deadline - Clock::now()),
+    return try_take(wait_for(true, deadline - Clock::now()),
                     "basic_path_mutex::try_lock_shared_until");
   }
 
@@ -204,17 +204,26 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     }
   };
 
-  static lock_options no_wait() noexcept {
+  // The options of each kind of request, in the mode `shared`: waiting as
+  // long as it takes, not waiting, waiting at most `d`.
+  static lock_options waiting(bool shared) noexcept {
     lock_options options;
+    options.shared = shared;
+    return options;
+  }
+
+  static lock_options no_wait(bool shared) noexcept {
+    lock_options options = waiting(shared);
     options.blocking = false;
     return options;
   }
 
   template <class Rep, class Period>
-  static lock_options wait_for(const std::chrono::duration<Rep, Period>& d) {
+  static lock_options wait_for(bool shared,
+                               const std::chrono::duration<Rep, Period>& d) {
     using std::chrono::nanoseconds;
     using given = std::chrono::duration<Rep, Period>;
-    lock_options options;
+    lock_options options = waiting(shared);
     // A wait beyond nanoseconds' range (time_point::max(), say) is forever.
     // Compared as floating point: neither type need hold the other's range.
     using wide = std::chrono::duration<long double, std::nano>;
@@ -227,9 +236,8 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     return options;
   }
 
-  // Takes a hold of the mode `shared` (which `options.shared` does not
-  // decide: the callers' options are shared by both modes).
-  void take(bool shared, const lock_options& options, const char* operation) {
+  // Takes a hold as `options` ask, for the public call `operation`.
+  void take(const lock_options& options, const char* operation) {
     // Only a timeout needs the clock (some 30 ns a read, as much as the
     // rest of a kept cycle's bookkeeping).
     const clock::time_point start =
@@ -238,15 +246,13 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
       // From the second hold on, the kept file is locked directly: no
       // guard, no locate() (docs/mutex.md, "The kept descriptor").
       if (const lock_key* file_key = ProcessPolicy::kept_key(kept_)) {
-        take_kept(*file_key, shared, options, start, operation);
+        take_kept(*file_key, options, start, operation);
         return;
       }
     }
-    lock_options in_mode = options;
-    in_mode.shared = shared;
     typename ThreadPolicy::hold at_thread_level{};
     typename ProcessPolicy::hold at_process_level{};
-    guard_type(key_, in_mode, start, operation)
+    guard_type(key_, options, start, operation)
         .hand_over(at_thread_level, at_process_level);
     if constexpr (kKeepsFile) {
       // The first hold keeps the file open for the mutex's lifetime; later
@@ -261,23 +267,21 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
         throw;
       }
     }
-    record(shared, at_thread_level, at_process_level);
+    record(options.shared, at_thread_level, at_process_level);
   }
 
   // Takes both levels on the kept file whose thread key is `file_key`, as
   // the guard would, without locating it: the thread level under the
   // file's key, then the process level; records the hold. Holds nothing
   // when it throws.
-  void take_kept(const lock_key& file_key, bool shared,
-                 const lock_options& options, clock::time_point start,
-                 const char* operation) {
+  void take_kept(const lock_key& file_key, const lock_options& options,
+                 clock::time_point start, const char* operation) {
     // One request for both levels: the process level reads the key of
     // neither (only path(), which names the mutex's spelling).
     const lock_key& thread_key =
         guard_type::kKeyedByFile ? file_key : static_cast<const lock_key&>(key_);
     lock_request request = lock_request::make<ReentrancyPolicy>(
         thread_key, options, operation, start);
-    request.shared = shared;
     if (!thread_key.shares_block_with(key_)) request.named = &key_;
     typename ThreadPolicy::hold at_thread_level =
         ThreadPolicy::acquire(request);
@@ -288,7 +292,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
       ThreadPolicy::release(at_thread_level);
       throw;
     }
-    record(shared, at_thread_level, at_process_level);
+    record(options.shared, at_thread_level, at_process_level);
   }
 
   // Records a granted hold of the calling thread, moved from the two
@@ -319,10 +323,9 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     }
   }
 
-  bool try_take(bool shared, const lock_options& options,
-                const char* operation) {
+  bool try_take(const lock_options& options, const char* operation) {
     try {
-      take(shared, options, operation);
+      take(options, operation);
       return true;
     } catch (const acquiring_lock_would_block_error&) {
       return false;
