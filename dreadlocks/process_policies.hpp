@@ -196,7 +196,8 @@ struct file_process_lock {
   }
 };
 
-#if defined(_WIN32)
+// Compiled on Windows; read by Doxygen everywhere (DREADLOCKS_DOXYGEN).
+#if defined(_WIN32) || defined(DREADLOCKS_DOXYGEN)
 // windows_process_lock
 //
 // Locks the whole 64-bit range of the lock file with a LockFileEx lock
@@ -205,8 +206,9 @@ struct file_process_lock {
 // the file while it is held exclusively, nor write it while it is held
 // shared (docs/primitives.md).
 struct windows_process_lock : file_process_lock<lockfileex_primitive> {};
+#endif
 
-#else
+#if !defined(_WIN32)
 
 #if defined(F_OFD_SETLK)
 // ofd_process_lock
@@ -233,7 +235,7 @@ struct fcntl_process_lock : file_process_lock<fcntl_primitive> {};
 // using flock(1) on the same file exclude each other. An upgrade from
 // shared to exclusive is not atomic under flock(2) (see flock_primitive).
 struct flock_process_lock : file_process_lock<flock_primitive> {};
-#endif  // defined(_WIN32)
+#endif  // !defined(_WIN32)
 
 // no_process_lock
 //

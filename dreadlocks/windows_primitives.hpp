@@ -22,7 +22,8 @@
 #ifndef DREADLOCKS_WINDOWS_PRIMITIVES_HPP_
 #define DREADLOCKS_WINDOWS_PRIMITIVES_HPP_
 
-#if defined(_WIN32)
+// Compiled on Windows; read by Doxygen everywhere (DREADLOCKS_DOXYGEN).
+#if defined(_WIN32) || defined(DREADLOCKS_DOXYGEN)
 
 #include <system_error>
 
@@ -138,6 +139,6 @@ struct lockfileex_primitive : windows_file_primitive {
 
 }  // namespace dreadlocks
 
-#endif  // defined(_WIN32)
+#endif  // defined(_WIN32) || defined(DREADLOCKS_DOXYGEN)
 
 #endif  // DREADLOCKS_WINDOWS_PRIMITIVES_HPP_
