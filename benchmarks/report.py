@@ -97,6 +97,10 @@ PAIRED = [
     ("BM_paired_floor_stat_kept_ofd_vs_raw_ofd/shared:%d" % shared, None)
     for shared in (0, 1)
 ] + [
+    # What 8 call frames around each lock call cost on this host (the
+    # library keeps its system calls shallow); measured, no target.
+    ("BM_paired_kept_ofd_8_calls_deep_vs_kept_ofd", None),
+] + [
     ("BM_paired_path_lock_nested_vs_thread_level%s/%s" % (suffix, args), 1.5)
     for suffix in ("", "_threaded")
     for args in ("outer_shared:0/inner_shared:0", "outer_shared:0/inner_shared:1",

@@ -264,6 +264,47 @@ void BM_paired_floor_stat_kept_ofd_vs_raw_ofd(benchmark::State& state) {
   if (fd >= 0) ::close(fd);
   if (failed) state.SkipWithError("open, stat or fcntl failed");
 }
+
+// What a call frame around a system call costs on this host: the kept
+// descriptor's lock and unlock, each made kDepth calls deep (a chain of
+// functions that are not inlined), against the same two calls made
+// inline. After a system call each return of a frame that was active
+// during it is mispredicted on some hosts; the library keeps its calls
+// shallow for that reason (performance.md, "Call depth at the system
+// calls"). A ratio of 1 would mean frames cost nothing here.
+constexpr int kDepth = 8;
+
+template <int Depth>
+[[gnu::noinline]] bool kept_ofd_call_deep(int fd, short type) {
+  if constexpr (Depth == 0) {
+    struct ::flock request {};
+    request.l_type = type;
+    request.l_whence = SEEK_SET;
+    return ::fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW,
+                   &request) == 0;
+  } else {
+    const bool done = kept_ofd_call_deep<Depth - 1>(fd, type);
+    // Keeps the call from becoming a jump (no frame left to return to).
+    benchmark::DoNotOptimize(done);
+    return done;
+  }
+}
+
+void BM_paired_kept_ofd_8_calls_deep_vs_kept_ofd(benchmark::State& state) {
+  const auto path = lock_file("deep.lock");
+  const int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
+  bool failed = fd < 0;
+  dreadlocks_bench::paired(
+      state, 64,
+      [&] {
+        failed |= !kept_ofd_call_deep<kDepth>(fd, F_WRLCK);
+        failed |= !kept_ofd_call_deep<kDepth>(fd, F_UNLCK);
+      },
+      [&] { failed |= !dreadlocks_bench::raw_ofd_kept_cycle(fd, false); });
+  if (fd >= 0) ::close(fd);
+  if (failed) state.SkipWithError("fcntl failed");
+}
 #endif
 
 // range(0): the outer mode, range(1): the inner mode (1 = shared), as in
@@ -410,6 +451,7 @@ BENCHMARK(BM_paired_floor_stat_kept_ofd_vs_raw_ofd)
     ->ArgName("shared")
     ->Arg(0)
     ->Arg(1);
+BENCHMARK(BM_paired_kept_ofd_8_calls_deep_vs_kept_ofd);
 #endif
 THREAD_LEVEL_BENCHMARK(BM_paired_path_lock_nested_vs_thread_level)
     ->ArgNames({"outer_shared", "inner_shared"})

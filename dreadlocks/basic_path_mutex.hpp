@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dreadlocks/basic_path_lock.hpp"
+#include "dreadlocks/detail/attributes.hpp"
 #include "dreadlocks/detail/path_argument.hpp"
 #include "dreadlocks/detail/thread_tag.hpp"
 #include "dreadlocks/errors.hpp"
@@ -94,7 +95,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   // lock()
   //
   // Locks exclusively, waiting as long as it takes.
-  void lock() DREADLOCKS_ACQUIRE() {
+  DREADLOCKS_INLINE_STEP void lock() DREADLOCKS_ACQUIRE() {
     take(waiting(false), "basic_path_mutex::lock");
   }
 
@@ -132,12 +133,14 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   //
   // Releases the calling thread's exclusive lock. Requires: the calling
   // thread holds it (a call without a hold does nothing). Never throws.
-  void unlock() noexcept DREADLOCKS_RELEASE() { give_back(false); }
+  DREADLOCKS_INLINE_STEP void unlock() noexcept DREADLOCKS_RELEASE() {
+    give_back(false);
+  }
 
   // lock_shared()
   //
   // Locks shared, waiting as long as it takes.
-  void lock_shared() DREADLOCKS_ACQUIRE_SHARED() {
+  DREADLOCKS_INLINE_STEP void lock_shared() DREADLOCKS_ACQUIRE_SHARED() {
     take(waiting(true), "basic_path_mutex::lock_shared");
   }
 
@@ -175,7 +178,8 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   //
   // Releases the calling thread's shared lock. Requires: the calling thread
   // holds it (a call without a hold does nothing). Never throws.
-  void unlock_shared() noexcept DREADLOCKS_RELEASE_SHARED() {
+  DREADLOCKS_INLINE_STEP void unlock_shared() noexcept
+      DREADLOCKS_RELEASE_SHARED() {
     give_back(true);
   }
 
@@ -198,7 +202,7 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     typename ProcessPolicy::hold at_process_level{};
 
     // Releases the process level, then the thread level, as a guard does.
-    void release() noexcept {
+    DREADLOCKS_INLINE_STEP void release() noexcept {
       ProcessPolicy::release(at_process_level);
       ThreadPolicy::release(at_thread_level);
     }
@@ -237,7 +241,11 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   }
 
   // Takes a hold as `options` ask, for the public call `operation`.
-  void take(const lock_options& options, const char* operation) {
+  // Inlined into lock() and the others with the kept file's path
+  // (take_kept()), so that its system call is made as few calls deep as
+  // it can be (docs/performance.md, "Call depth at the system calls").
+  DREADLOCKS_INLINE_STEP void take(const lock_options& options,
+                                   const char* operation) {
     // Only a timeout needs the clock (some 30 ns a read, as much as the
     // rest of a kept cycle's bookkeeping).
     const clock::time_point start =
@@ -250,6 +258,13 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
         return;
       }
     }
+    take_through_guard(options, start, operation);
+  }
+
+  // Takes a hold through a guard, as the first hold does (and every hold
+  // where the ProcessPolicy keeps no file), and keeps the file it opened.
+  void take_through_guard(const lock_options& options, clock::time_point start,
+                          const char* operation) {
     typename ThreadPolicy::hold at_thread_level{};
     typename ProcessPolicy::hold at_process_level{};
     guard_type(key_, options, start, operation)
@@ -274,8 +289,13 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
   // the guard would, without locating it: the thread level under the
   // file's key, then the process level; records the hold. Holds nothing
   // when it throws.
-  void take_kept(const lock_key& file_key, const lock_options& options,
-                 clock::time_point start, const char* operation) {
+  // Inlined into lock() and the others, as give_back() is into unlock():
+  // each is then one call less deep at its system call (docs/performance.md,
+  // "Call depth at the system calls").
+  DREADLOCKS_INLINE_STEP void take_kept(const lock_key& file_key,
+                                        const lock_options& options,
+                                        clock::time_point start,
+                                        const char* operation) {
     // One request for both levels: the process level reads the key of
     // neither (only path(), which names the mutex's spelling).
     const lock_key& thread_key =
@@ -334,27 +354,14 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
 
   // Releases the calling thread's newest listed hold of the mode, else its
   // hold of the mode in the slot.
-  void give_back(bool shared) noexcept {
+  DREADLOCKS_INLINE_STEP void give_back(bool shared) noexcept {
     const detail::thread_tag self = detail::this_thread_tag();
     held released;
-    bool found = false;
     // The list only when it has holds: the calling thread's own are seen
     // (it recorded them), and it looks for no other thread's.
-    if (listed_.load(std::memory_order_relaxed) != 0) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      // The newest hold first, so that nested holds unwind in order.
-      for (auto it = holds_.rbegin(); it != holds_.rend(); ++it) {
-        if (it->thread == self && it->shared == shared) {
-          released = std::move(*it);
-          holds_.erase(std::next(it).base());
-          listed_.store(holds_.size(), std::memory_order_relaxed);
-          found = true;
-          break;
-        }
-      }
-    }
-    // Only the thread whose tag the slot holds reads or empties it.
-    if (!found) {
+    if (listed_.load(std::memory_order_relaxed) == 0 ||
+        !take_listed(self, shared, released)) {
+      // Only the thread whose tag the slot holds reads or empties it.
       if (slot_owner_.load(std::memory_order_relaxed) != self ||
           slot_.shared != shared) {
         return;
@@ -366,6 +373,23 @@ class DREADLOCKS_CAPABILITY("mutex") basic_path_mutex {
     // Released outside the mutex guarding the list, after the slot is
     // free.
     released.release();
+  }
+
+  // Moves the calling thread's newest listed hold of the mode into
+  // `released`; returns whether it found one.
+  bool take_listed(detail::thread_tag self, bool shared,
+                   held& released) noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // The newest hold first, so that nested holds unwind in order.
+    for (auto it = holds_.rbegin(); it != holds_.rend(); ++it) {
+      if (it->thread == self && it->shared == shared) {
+        released = std::move(*it);
+        holds_.erase(std::next(it).base());
+        listed_.store(holds_.size(), std::memory_order_relaxed);
+        return true;
+      }
+    }
+    return false;
   }
 
   // Whether the mutex keeps its lock file open between its holds: where

@@ -27,6 +27,7 @@
 
 #include <system_error>
 
+#include "dreadlocks/detail/attributes.hpp"
 #include "dreadlocks/detail/posix_file.hpp"
 #include "dreadlocks/lock_key.hpp"
 #include "dreadlocks/lock_primitive.hpp"
@@ -99,8 +100,10 @@ struct fcntl_primitive : posix_file_primitive {
 
   // Sets the classic lock to `to` with F_SETLK, or F_SETLKW with `wait`
   // (LockPrimitive's set()).
-  static lock_result set(native_handle_type handle, primitive_mode,
-                         primitive_mode to, bool wait) noexcept {
+  DREADLOCKS_INLINE_STEP static lock_result set(native_handle_type handle,
+                                                primitive_mode,
+                                                primitive_mode to,
+                                                bool wait) noexcept {
     return detail::set_record_lock(handle, false, to, wait);
   }
 };
@@ -130,8 +133,10 @@ struct ofd_primitive : posix_file_primitive {
   // Sets the OFD lock to `to` with F_OFD_SETLK, or F_OFD_SETLKW with `wait`;
   // `unsupported` when the kernel refuses it with EINVAL (LockPrimitive's
   // set()).
-  static lock_result set(native_handle_type handle, primitive_mode,
-                         primitive_mode to, bool wait) noexcept {
+  DREADLOCKS_INLINE_STEP static lock_result set(native_handle_type handle,
+                                                primitive_mode,
+                                                primitive_mode to,
+                                                bool wait) noexcept {
     return detail::set_record_lock(handle, true, to, wait);
   }
 
@@ -174,8 +179,10 @@ struct flock_primitive : posix_file_primitive {
 
   // Sets the flock(2) lock to `to`, retaking the shared lock after a refused
   // or failed upgrade as above (LockPrimitive's set()).
-  static lock_result set(native_handle_type handle, primitive_mode from,
-                         primitive_mode to, bool wait) noexcept {
+  DREADLOCKS_INLINE_STEP static lock_result set(native_handle_type handle,
+                                                primitive_mode from,
+                                                primitive_mode to,
+                                                bool wait) noexcept {
     const lock_result result = detail::set_flock(handle, to, wait);
     if (result.status == lock_status::acquired ||
         from != primitive_mode::shared || to != primitive_mode::exclusive) {

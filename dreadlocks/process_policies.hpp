@@ -40,6 +40,7 @@
 #include <fcntl.h>
 #endif
 
+#include "dreadlocks/detail/attributes.hpp"
 #include "dreadlocks/detail/key_access.hpp"
 #include "dreadlocks/detail/primitive_check.hpp"
 #include "dreadlocks/detail/process_registry.hpp"
@@ -83,15 +84,16 @@ struct file_process_lock {
     bool shared = false;
   };
 
-  static hold acquire(const lock_request& request) {
+  DREADLOCKS_INLINE_STEP static hold acquire(const lock_request& request) {
     const detail::thread_tag self = detail::this_thread_tag();
     return hold{registry::template acquire<Primitive>(request, self), self,
                 request.shared};
   }
 
-  static void release(hold& held) noexcept {
+  DREADLOCKS_INLINE_STEP static void release(hold& held) noexcept {
     if (held.granted.target == nullptr) return;
-    registry::release(held.granted, held.owner, held.shared);
+    registry::template release<Primitive>(held.granted, held.owner,
+                                          held.shared);
     held.granted.target = nullptr;
   }
 
@@ -120,7 +122,7 @@ struct file_process_lock {
 
   // Finds the file, or opens it with Primitive (no OS lock yet), and counts
   // the request as one of its users (the group's locate()).
-  static located locate(const lock_request& request) {
+  DREADLOCKS_INLINE_STEP static located locate(const lock_request& request) {
     return registry::template locate<Primitive>(request);
   }
 
@@ -134,10 +136,11 @@ struct file_process_lock {
   // Takes the OS lock on the located file for the calling thread, as
   // acquire() does, using up the request's use of it either way (the group's
   // lock_located()).
-  static hold lock_located(located& file, const lock_request& request) {
+  DREADLOCKS_INLINE_STEP static hold lock_located(
+      located& file, const lock_request& request) {
     const detail::thread_tag self = detail::this_thread_tag();
-    return hold{registry::lock_located(file, request, self), self,
-                request.shared};
+    return hold{registry::template lock_located<Primitive>(file, request, self),
+                self, request.shared};
   }
 
   // Drops the request's use of the file, closing it if nobody else uses it
@@ -187,9 +190,10 @@ struct file_process_lock {
   // Takes the OS lock on the kept file for the calling thread, as acquire()
   // does, without locating the file (the group's lock_kept()). Requires:
   // kept_key(keeping) returned a key in this thread.
-  static hold lock_kept(kept& keeping, const lock_request& request) {
+  DREADLOCKS_INLINE_STEP static hold lock_kept(kept& keeping,
+                                               const lock_request& request) {
     const detail::thread_tag self = detail::this_thread_tag();
-    return hold{registry::lock_kept(
+    return hold{registry::template lock_kept<Primitive>(
                     *keeping.direct.load(std::memory_order_relaxed), request,
                     self),
                 self, request.shared};

@@ -41,6 +41,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dreadlocks/detail/attributes.hpp"
 #include "dreadlocks/detail/file_fast_mode.hpp"
 #include "dreadlocks/detail/file_list.hpp"
 #include "dreadlocks/detail/file_state.hpp"
@@ -71,8 +72,13 @@ class file_table {
   // out of the fast mode. Throws std::system_error naming the path for a
   // file that cannot be opened or identified, or std::bad_alloc, having
   // changed nothing.
+  //
+  // Inlined into the registry's section for the cases of a cycle, a file
+  // in use or an idle one whose kept handle still is the file (the stat(2)
+  // is then made one call less deep: docs/performance.md, "Call depth at
+  // the system calls"); open_or_wake() does the rest.
   template <class P>
-  file& locate(const lock_request& request) {
+  DREADLOCKS_INLINE_STEP file& locate(const lock_request& request) {
     const lock_key& spelling = request.key;
     // A closed file that this spelling opened last: reopened below, in its
     // old state, unless the spelling now names a file we hold.
@@ -85,15 +91,26 @@ class file_table {
       }
       idle = known;
     }
-    // Only a file this process holds open could be opened a second time.
-    const bool holding = open_files() != 0;
-    const primitive_ops<Handle>* ops = primitive_ops_of<P>.usable();
     if (idle != nullptr && idle->handle != idle->ops->invalid_handle) {
+      const primitive_ops<Handle>* ops = primitive_ops_of<P>.usable();
       if (still_names<P>(*idle, spelling, ops)) {
-        return reuse<P>(*idle, spelling, holding);
+        return reuse<P>(*idle, spelling, open_files() != 0);
       }
       close_handle(*idle);  // deleted, replaced, or another primitive's
     }
+    return open_or_wake<P>(request, idle);
+  }
+
+ private:
+  // locate()'s other cases: opens the file, or wakes `idle` (the closed
+  // state of the request's spelling, its handle closed) by opening it
+  // again, unless the spelling now names a file we hold.
+  template <class P>
+  file& open_or_wake(const lock_request& request, file* idle) {
+    const lock_key& spelling = request.key;
+    // Only a file this process holds open could be opened a second time.
+    const bool holding = open_files() != 0;
+    const primitive_ops<Handle>* ops = primitive_ops_of<P>.usable();
     // A cycle on one path wakes its idle state and needs nothing new.
     if (idle == nullptr || holding) {
       reserve_for_new_file(spelling, holding, idle == nullptr);
@@ -163,6 +180,7 @@ class file_table {
     return adopt_spelling(state, spelling);
   }
 
+ public:
   // close()
   //
   // Closes a file whose last user and keeper left (its OS lock already
@@ -347,8 +365,9 @@ class file_table {
   // file (docs/process-level.md says what holds on NFS). Reads the
   // handle's identity the first time.
   template <class P>
-  static bool still_names(file& idle, const lock_key& spelling,
-                          const primitive_ops<Handle>* ops) noexcept {
+  DREADLOCKS_INLINE_STEP static bool still_names(
+      file& idle, const lock_key& spelling,
+      const primitive_ops<Handle>* ops) noexcept {
     if (idle.ops != ops) return false;
     if (!idle.id_known) {
       os_error ignored;

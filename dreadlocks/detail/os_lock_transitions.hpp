@@ -48,15 +48,35 @@ primitive_mode needed(const File& file) noexcept {
                                    : primitive_mode::none;
 }
 
+// set_os_lock()
+//
+// Asks the file's primitive to change the OS lock to `to`, as
+// file.set_os_lock() does: calling P::set() directly, inlined, when the
+// file is locked with P (the request's primitive, the common case), and
+// through the file's ops otherwise (another policy's primitive, or P's
+// fallback). Inlined for the call depth: after a system call every
+// return costs a mispredicted branch (docs/performance.md, "Call depth at
+// the system calls").
+template <class P, class File>
+DREADLOCKS_INLINE_STEP lock_result set_os_lock(const File& file,
+                                               primitive_mode to,
+                                               bool wait) noexcept {
+  if (file.ops == &primitive_ops_of<P>) {
+    return P::set(file.handle, file.os_lock, to, wait);
+  }
+  return file.set_os_lock(to, wait);
+}
+
 // lower_os_lock()
 //
-// Lowers the OS lock to what the file's holds need, if it is stronger.
-template <class File>
+// Lowers the OS lock to what the file's holds need, if it is stronger,
+// with the request's primitive P (see set_os_lock()).
+template <class P, class File>
 DREADLOCKS_INLINE_STEP void lower_os_lock(File& file) noexcept {
   const primitive_mode wanted = needed(file);
   if (wanted < file.os_lock) {
     // Lowering a lock we hold never blocks.
-    file.set_os_lock(wanted, false);
+    set_os_lock<P>(file, wanted, false);
     file.os_lock = wanted;
     if (file.in_transition) file.changed_in_transition = true;
   }
@@ -149,20 +169,26 @@ inline std::chrono::microseconds pause_before_retry(
   return pause;
 }
 
-// raise_os_lock()
-//
-// Raises the OS lock of `file` to what `request` needs, under the mutex
-// held by `lock` (released while waiting). Returns once the OS lock covers
-// the request; throws acquiring_process_level_lock_would_block_error,
-// recursive_deadlock_error or std::system_error, leaving the OS lock as
-// the other holds need it. The caller drops the request's use on a throw.
+// Whether `request` polls rather than waits in the kernel (see
+// raise_os_lock() and pause_before_retry()).
 template <class File>
-void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
-                   const lock_request& request) {
+bool polls(const File& file, const lock_request& request) noexcept {
+  return (request.timed() && file.ops->set_until == nullptr) ||
+         (kEveryWaitPolls && request.may_wait());
+}
+
+// wait_for_os_lock()
+//
+// raise_os_lock()'s every case but a grant at the first ask: transitions,
+// waits in the kernel, polling, refusals. `asked_without_waiting`: the
+// first ask was made (and refused) already.
+template <class File>
+void wait_for_os_lock(std::unique_lock<std::mutex>& lock, File& file,
+                      const lock_request& request,
+                      bool asked_without_waiting) {
   const primitive_mode wanted =
       request.shared ? primitive_mode::shared : primitive_mode::exclusive;
   auto pause = std::chrono::microseconds(0);
-  bool asked_without_waiting = false;
   while (file.os_lock < wanted) {
     if (file.in_transition) {
       if (!request.may_wait()) {
@@ -180,14 +206,13 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
     }
     // A timed request waits in the kernel as an untimed one does where the
     // primitive can bound the wait (set_until()); it polls elsewhere.
-    const bool polls = (request.timed() && file.ops->set_until == nullptr) ||
-                       (kEveryWaitPolls && request.may_wait());
-    if (!request.may_wait() || polls) {
+    const bool polling = polls(file, request);
+    if (!request.may_wait() || polling) {
       // A call without waiting never blocks, so the mutex may stay held.
       const lock_result result = file.set_os_lock(wanted, false);
       if (result.status == lock_status::acquired) {
         file.os_lock = wanted;
-      } else if (result.status == lock_status::would_block && polls &&
+      } else if (result.status == lock_status::would_block && polling &&
                  lock_request::clock::now() < request.deadline) {
         pause = pause_before_retry(lock, pause, request.deadline);
       } else {
@@ -248,6 +273,50 @@ void raise_os_lock(std::unique_lock<std::mutex>& lock, File& file,
       after_refusal(file, request, result);
     }
   }
+}
+
+// raise_os_lock()
+//
+// Raises the OS lock of `file` to what `request` needs, under the mutex
+// held by `lock` (released while waiting), P being the request's
+// primitive. Returns once the OS lock covers the request; throws
+// acquiring_process_level_lock_would_block_error,
+// recursive_deadlock_error or std::system_error, leaving the OS lock as
+// the other holds need it. The caller drops the request's use on a throw.
+//
+// The common case, a request granted at its first ask without waiting,
+// is done here, inlined into the registry's section, so that the system
+// call is made as few calls deep as it can be (see set_os_lock()); the
+// rest is wait_for_os_lock()'s.
+template <class P, class File>
+DREADLOCKS_INLINE_STEP void raise_os_lock(std::unique_lock<std::mutex>& lock,
+                                          File& file,
+                                          const lock_request& request) {
+  const primitive_mode wanted =
+      request.shared ? primitive_mode::shared : primitive_mode::exclusive;
+  if (file.os_lock >= wanted) return;
+  // As wait_for_os_lock() would ask first: a request that does not wait
+  // (always), or one that would wait in the kernel, unless the file's
+  // recent refusals say to wait at once.
+  const bool asks_first =
+      !file.in_transition &&
+      (!request.may_wait() || (file.skip_asking == 0 && !polls(file, request)));
+  if (!asks_first) {
+    wait_for_os_lock(lock, file, request, false);
+    return;
+  }
+  const lock_result result = set_os_lock<P>(file, wanted, false);
+  if (result.status == lock_status::acquired) {
+    file.os_lock = wanted;
+    return;
+  }
+  if (result.status == lock_status::would_block) {
+    if (!request.may_wait()) throw_would_block(request);
+    file.skip_asking = kSkipAskingAfterRefusal;
+  } else {
+    after_refusal(file, request, result);  // throws, or falls back
+  }
+  wait_for_os_lock(lock, file, request, true);
 }
 
 }  // namespace dreadlocks::detail::os_lock_transitions

@@ -21,6 +21,8 @@
 #include <string>
 #include <system_error>
 
+#include "dreadlocks/detail/attributes.hpp"
+#include "dreadlocks/detail/raw_syscall.hpp"
 #include "dreadlocks/detail/timed_kernel_wait.hpp"
 #include "dreadlocks/lock_primitive.hpp"
 
@@ -209,13 +211,46 @@ inline struct ::flock whole_file_request(primitive_mode mode) noexcept {
   return request;
 }
 
+// Makes the lock call fcntl(file, command, request); returns 0, or the
+// errno it failed with. One that does not `wait` is made without the C
+// library where it can be (detail/raw_syscall.hpp).
+DREADLOCKS_INLINE_STEP int fcntl_lock_call(
+    native_file file, int command, struct ::flock* request,
+    [[maybe_unused]] bool wait) noexcept {
+#if DREADLOCKS_RAW_LOCK_CALLS
+  if (!wait) {
+    long result;
+    DREADLOCKS_RAW_SYSCALL3(result, SYS_fcntl, file, command,
+                            reinterpret_cast<long>(request));
+    return result < 0 ? static_cast<int>(-result) : 0;
+  }
+#endif
+  return ::fcntl(file, command, request) == 0 ? 0 : errno;
+}
+
+// Makes the lock call flock(file, operation), as fcntl_lock_call() does.
+DREADLOCKS_INLINE_STEP int flock_call(native_file file, int operation,
+                                      [[maybe_unused]] bool wait) noexcept {
+#if DREADLOCKS_RAW_LOCK_CALLS
+  if (!wait) {
+    long result;
+    DREADLOCKS_RAW_SYSCALL3(result, SYS_flock, file, operation, 0);
+    return result < 0 ? static_cast<int>(-result) : 0;
+  }
+#endif
+  return ::flock(file, operation) == 0 ? 0 : errno;
+}
+
 // Sets the whole-file fcntl record lock of `file` to `mode` (none unlocks):
 // an open-file-description lock with `ofd`, a classic one without. With
 // `wait`, blocks until granted, retrying EINTR; without, returns
 // would_block at once. Changing a held lock's mode replaces it; an upgrade
-// that must wait keeps the shared lock while it waits.
-inline lock_result set_record_lock(native_file file, bool ofd,
-                                   primitive_mode mode, bool wait) noexcept {
+// that must wait keeps the shared lock while it waits. Inlined into the
+// primitives' set(), so that the system call is made one call less deep
+// (docs/performance.md, "Call depth at the system calls").
+DREADLOCKS_INLINE_STEP lock_result set_record_lock(native_file file, bool ofd,
+                                                   primitive_mode mode,
+                                                   bool wait) noexcept {
   struct ::flock request = whole_file_request(mode);
   int command = wait ? F_SETLKW : F_SETLK;
 #if defined(F_OFD_SETLK)
@@ -224,10 +259,8 @@ inline lock_result set_record_lock(native_file file, bool ofd,
   if (ofd) return {lock_status::unsupported, posix_error(EINVAL)};
 #endif
   for (;;) {
-    if (::fcntl(file, command, &request) == 0) {
-      return {lock_status::acquired, {}};
-    }
-    const int error = errno;
+    const int error = fcntl_lock_call(file, command, &request, wait);
+    if (error == 0) return {lock_status::acquired, {}};
     if (error == EINTR) continue;
     if (error == EAGAIN || error == EACCES) {
       return {lock_status::would_block, posix_error(error)};
@@ -265,16 +298,18 @@ lock_result set_in_task_until(const kernel_call& call,
 #endif
 
 // Sets the flock(2) lock of `file` to `mode` (none unlocks), retrying EINTR;
-// without `wait`, returns would_block at once.
-inline lock_result set_flock(native_file file, primitive_mode mode,
-                             bool wait) noexcept {
+// without `wait`, returns would_block at once. Inlined, as
+// set_record_lock() is.
+DREADLOCKS_INLINE_STEP lock_result set_flock(native_file file,
+                                             primitive_mode mode,
+                                             bool wait) noexcept {
   int operation = mode == primitive_mode::none     ? LOCK_UN
                   : mode == primitive_mode::shared ? LOCK_SH
                                                    : LOCK_EX;
   if (!wait) operation |= LOCK_NB;
   for (;;) {
-    if (::flock(file, operation) == 0) return {lock_status::acquired, {}};
-    const int error = errno;
+    const int error = flock_call(file, operation, wait);
+    if (error == 0) return {lock_status::acquired, {}};
     if (error == EINTR) continue;
     if (error == EWOULDBLOCK) {
       return {lock_status::would_block, posix_error(error)};

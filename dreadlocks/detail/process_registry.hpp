@@ -90,7 +90,8 @@ class process_registry {
   // Static and small, so that a repeat in the fast mode inlines into the
   // guard: it then costs no call and no instance() check.
   template <class P>
-  static held_file acquire(const lock_request& request, thread_tag self) {
+  DREADLOCKS_INLINE_STEP static held_file acquire(const lock_request& request,
+                                                  thread_tag self) {
     held_file granted;
     if (try_repeat(request, self, granted)) return granted;
     return instance().template acquire_slow<P>(request, self);
@@ -98,11 +99,14 @@ class process_registry {
 
   // release()
   //
-  // Gives back one hold of the given mode taken by thread `holder`; lowers
-  // the OS lock when no hold needs it any more, and closes the file with
-  // the last user. Never waits for another process; never throws.
-  static void release(const held_file& held, thread_tag holder,
-                      bool shared) noexcept {
+  // Gives back one hold of the given mode taken by thread `holder` through
+  // primitive P's policy; lowers the OS lock when no hold needs it any
+  // more, and closes the file with the last user. Never waits for another
+  // process; never throws.
+  template <class P>
+  DREADLOCKS_INLINE_STEP static void release(const held_file& held,
+                                             thread_tag holder,
+                                             bool shared) noexcept {
     // A forked child's copy of a parent's guard: the word it names may be
     // the child's own holds now (or gone with the key); the orphan alone
     // is its to release. `orphaned` is set only in the child's fork
@@ -111,7 +115,7 @@ class process_registry {
         file_fast_mode::try_release(*held.word, shared)) {
       return;
     }
-    instance().release_slow(*held.target, holder, shared);
+    instance().template release_slow<P>(*held.target, holder, shared);
   }
 
   // The steps of a guard that keys its thread level by the file
@@ -142,7 +146,8 @@ class process_registry {
   // as one of its users. Throws std::system_error for a file that cannot
   // be opened (then leaves nothing behind).
   template <class P>
-  static located_file locate(const lock_request& request) {
+  DREADLOCKS_INLINE_STEP static located_file locate(
+      const lock_request& request) {
     process_registry& registry = instance();
     const std::lock_guard<std::mutex> lock(registry.mutex_);
     file& found = registry.table_.template locate<P>(request);
@@ -172,16 +177,16 @@ class process_registry {
   // lock_located()
   //
   // Grants `request` at the process level on the file located for it, to
-  // the calling thread `self`, as acquire() does. Consumes the request's
+  // the calling thread `self`, as acquire<P>() does. Consumes the request's
   // use of the file either way: throws as acquire(), leaving no hold and no
   // use behind.
-  static held_file lock_located(located_file& located,
-                                const lock_request& request,
-                                thread_tag self) {
+  template <class P>
+  DREADLOCKS_INLINE_STEP static held_file lock_located(
+      located_file& located, const lock_request& request, thread_tag self) {
     process_registry& registry = instance();
     std::unique_lock<std::mutex> lock(registry.mutex_);
     file& target = *std::exchange(located.target, nullptr);
-    return registry.grant(lock, target, request, self);
+    return registry.template grant<P>(lock, target, request, self);
   }
 
   // abandon()
@@ -260,15 +265,16 @@ class process_registry {
   //
   // Grants `request` at the process level on `kept`, a file published by
   // keep_direct() and not an orphan, to the calling thread `self`: as
-  // locate() and lock_located() do, in one mutex section. Throws as
+  // locate() and lock_located<P>() do, in one mutex section. Throws as
   // acquire(), leaving no hold and no use behind (the file stays kept).
-  static held_file lock_kept(file& kept, const lock_request& request,
-                             thread_tag self) {
+  template <class P>
+  DREADLOCKS_INLINE_STEP static held_file lock_kept(
+      file& kept, const lock_request& request, thread_tag self) {
     process_registry& registry = instance();
     std::unique_lock<std::mutex> lock(registry.mutex_);
     file_fast_mode::make_slow(kept);
     ++kept.users;
-    return registry.grant(lock, kept, request, self);
+    return registry.template grant<P>(lock, kept, request, self);
   }
 
   // ---- End of the kept files locked directly. ----
@@ -308,16 +314,25 @@ class process_registry {
   }
 
  private:
+  // Inlined, as the steps below are, so that each system call of a cycle
+  // is made as few calls deep as it can be: after a system call, every
+  // return costs a mispredicted branch (docs/performance.md, "Call depth
+  // at the system calls").
   template <class P>
-  held_file acquire_slow(const lock_request& request, thread_tag self) {
+  DREADLOCKS_INLINE_STEP held_file acquire_slow(const lock_request& request,
+                                                thread_tag self) {
     std::unique_lock<std::mutex> lock(mutex_);
-    return grant(lock, table_.template locate<P>(request), request, self);
+    return grant<P>(lock, table_.template locate<P>(request), request, self);
   }
 
   // Grants `request` on `target`, located for it (one of its users), under
-  // the mutex held by `lock`; on a throw the request's use is dropped.
-  DREADLOCKS_INLINE_STEP held_file grant(std::unique_lock<std::mutex>& lock, file& target,
-                  const lock_request& request, thread_tag self) {
+  // the mutex held by `lock`, P being the request's primitive; on a throw
+  // the request's use is dropped.
+  template <class P>
+  DREADLOCKS_INLINE_STEP held_file grant(std::unique_lock<std::mutex>& lock,
+                                         file& target,
+                                         const lock_request& request,
+                                         thread_tag self) {
     try {
       if (!request.reentry_allowed && target.owners.find(self) != nullptr) {
         throw recursive_deadlock_error(
@@ -325,7 +340,7 @@ class process_registry {
             request.shared,
             "asked again by the thread that holds it, without reentrancy");
       }
-      os_lock_transitions::raise_os_lock(lock, target, request);
+      os_lock_transitions::raise_os_lock<P>(lock, target, request);
     } catch (...) {
       leave(target);
       throw;
@@ -334,7 +349,7 @@ class process_registry {
       target.owners.add(self, request.shared);  // a second thread allocates
     } catch (...) {
       // The OS lock may have been raised for this request alone.
-      os_lock_transitions::lower_os_lock(target);
+      os_lock_transitions::lower_os_lock<P>(target);
       leave(target);
       throw;
     }
@@ -343,7 +358,12 @@ class process_registry {
     return {&target, &file_fast_mode::word_of(target)};
   }
 
-  void release_slow(file& target, thread_tag holder, bool shared) noexcept {
+  // Inlined into release(), and so into a guard's destructor and a mutex's
+  // unlock(): the unlock call is then made no call deep (see
+  // acquire_slow()).
+  template <class P>
+  DREADLOCKS_INLINE_STEP void release_slow(file& target, thread_tag holder,
+                                           bool shared) noexcept {
     const std::lock_guard<std::mutex> lock(mutex_);
     file_fast_mode::make_slow(target);
     target.owners.remove(holder, shared);
@@ -352,7 +372,7 @@ class process_registry {
       table_.forget_orphan(target);
       return;
     }
-    os_lock_transitions::lower_os_lock(target);
+    os_lock_transitions::lower_os_lock<P>(target);
     leave(target, true);
   }
 

@@ -50,7 +50,9 @@
 #include <chrono>
 #include <cstddef>
 
-#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#include "dreadlocks/detail/raw_syscall.hpp"
+
+#if DREADLOCKS_HAS_RAW_SYSCALL
 #define DREADLOCKS_HAS_TIMED_KERNEL_WAIT 1
 #include <linux/futex.h>
 #include <sched.h>
@@ -113,21 +115,9 @@ struct task_frame {
 
 DREADLOCKS_TASK_FUNCTION inline long raw_call(long number, long a0, long a1,
                                               long a2) {
-#if defined(__x86_64__)
   long result;
-  __asm__ volatile("syscall"
-                   : "=a"(result)
-                   : "a"(number), "D"(a0), "S"(a1), "d"(a2)
-                   : "rcx", "r11", "memory");
+  DREADLOCKS_RAW_SYSCALL3(result, number, a0, a1, a2);
   return result;
-#else
-  register long x8 __asm__("x8") = number;
-  register long x0 __asm__("x0") = a0;
-  register long x1 __asm__("x1") = a1;
-  register long x2 __asm__("x2") = a2;
-  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
-  return x0;
-#endif
 }
 
 // The task: die with the caller's thread, check that the caller did not
