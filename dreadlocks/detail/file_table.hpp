@@ -101,86 +101,6 @@ class file_table {
     return open_or_wake<P>(request, idle);
   }
 
- private:
-  // locate()'s other cases: opens the file, or wakes `idle` (the closed
-  // state of the request's spelling, its handle closed) by opening it
-  // again, unless the spelling now names a file we hold.
-  template <class P>
-  file& open_or_wake(const lock_request& request, file* idle) {
-    const lock_key& spelling = request.key;
-    // Only a file this process holds open could be opened a second time.
-    const bool holding = open_files() != 0;
-    const primitive_ops<Handle>* ops = primitive_ops_of<P>.usable();
-    // A cycle on one path wakes its idle state and needs nothing new.
-    if (idle == nullptr || holding) {
-      reserve_for_new_file(spelling, holding, idle == nullptr);
-    }
-    Id id{};
-    if (holding) {
-      identify_unidentified<P>();
-      if (P::identify(spelling, id)) {
-        if (auto held = files_.find(id); held != files_.end()) {
-          if (idle != nullptr) forget_idle(*idle);
-          return adopt_spelling(*held->second, spelling);
-        }
-      }
-    }
-    open_failure failure;
-    const Handle opened = P::open(spelling, failure);
-    if (opened == P::invalid_handle) {
-      throw std::system_error(
-          failure.error.code(), std::string(request.operation) +
-                             ": cannot open lock file \"" + spelling.path().string() +
-                             "\"" +
-                             (failure.note != nullptr
-                                  ? std::string(" (") + failure.note + ")"
-                                  : std::string()));
-    }
-    if (holding) {
-      os_error error;
-      if (!P::identify(opened, id, error)) {
-        ops->close(opened);
-        throw std::system_error(error.code(), std::string(request.operation) +
-                                           ": cannot stat lock file \"" +
-                                           spelling.path().string() + "\"");
-      }
-      if (auto held = files_.find(id); held != files_.end()) {
-        // The path was renamed onto a file we hold after we looked, or it
-        // could not be identified before it was opened. Closing `opened`
-        // would release the file's lock if closing any handle does.
-        file& same = *held->second;
-        if (same.ops->closing_any_releases) {
-          raced_.push_back({&same, opened});  // reserved: cannot throw
-        } else {
-          ops->close(opened);
-        }
-        if (idle != nullptr) forget_idle(*idle);
-        return adopt_spelling(same, spelling);
-      }
-    }
-    // Nothing below allocates: the state, its spelling's room and the
-    // index's node and buckets were made by reserve_for_new_file().
-    std::unique_ptr<file> made =
-        idle != nullptr ? wake(*idle) : take_spare(spare_files_);
-    made->id = id;
-    made->identified = holding;
-    made->id_known = holding;
-    made->handle = opened;
-    made->ops = ops;
-    file& state = *made;
-    if (holding) {
-      insert_file(id, std::move(made));
-    } else {
-      unidentified_ = std::move(made);
-    }
-    if (idle != nullptr) {
-      ++state.users;  // its spelling still leads here
-      return state;
-    }
-    return adopt_spelling(state, spelling);
-  }
-
- public:
   // close()
   //
   // Closes a file whose last user and keeper left (its OS lock already
@@ -305,6 +225,84 @@ class file_table {
   }
 
  private:
+  // locate()'s other cases: opens the file, or wakes `idle` (the closed
+  // state of the request's spelling, its handle closed) by opening it
+  // again, unless the spelling now names a file we hold.
+  template <class P>
+  file& open_or_wake(const lock_request& request, file* idle) {
+    const lock_key& spelling = request.key;
+    // Only a file this process holds open could be opened a second time.
+    const bool holding = open_files() != 0;
+    const primitive_ops<Handle>* ops = primitive_ops_of<P>.usable();
+    // A cycle on one path wakes its idle state and needs nothing new.
+    if (idle == nullptr || holding) {
+      reserve_for_new_file(spelling, holding, idle == nullptr);
+    }
+    Id id{};
+    if (holding) {
+      identify_unidentified<P>();
+      if (P::identify(spelling, id)) {
+        if (auto held = files_.find(id); held != files_.end()) {
+          if (idle != nullptr) forget_idle(*idle);
+          return adopt_spelling(*held->second, spelling);
+        }
+      }
+    }
+    open_failure failure;
+    const Handle opened = P::open(spelling, failure);
+    if (opened == P::invalid_handle) {
+      throw std::system_error(
+          failure.error.code(), std::string(request.operation) +
+                             ": cannot open lock file \"" + spelling.path().string() +
+                             "\"" +
+                             (failure.note != nullptr
+                                  ? std::string(" (") + failure.note + ")"
+                                  : std::string()));
+    }
+    if (holding) {
+      os_error error;
+      if (!P::identify(opened, id, error)) {
+        ops->close(opened);
+        throw std::system_error(error.code(), std::string(request.operation) +
+                                           ": cannot stat lock file \"" +
+                                           spelling.path().string() + "\"");
+      }
+      if (auto held = files_.find(id); held != files_.end()) {
+        // The path was renamed onto a file we hold after we looked, or it
+        // could not be identified before it was opened. Closing `opened`
+        // would release the file's lock if closing any handle does.
+        file& same = *held->second;
+        if (same.ops->closing_any_releases) {
+          raced_.push_back({&same, opened});  // reserved: cannot throw
+        } else {
+          ops->close(opened);
+        }
+        if (idle != nullptr) forget_idle(*idle);
+        return adopt_spelling(same, spelling);
+      }
+    }
+    // Nothing below allocates: the state, its spelling's room and the
+    // index's node and buckets were made by reserve_for_new_file().
+    std::unique_ptr<file> made =
+        idle != nullptr ? wake(*idle) : take_spare(spare_files_);
+    made->id = id;
+    made->identified = holding;
+    made->id_known = holding;
+    made->handle = opened;
+    made->ops = ops;
+    file& state = *made;
+    if (holding) {
+      insert_file(id, std::move(made));
+    } else {
+      unidentified_ = std::move(made);
+    }
+    if (idle != nullptr) {
+      ++state.users;  // its spelling still leads here
+      return state;
+    }
+    return adopt_spelling(state, spelling);
+  }
+
   using file_map = std::unordered_map<Id, std::unique_ptr<file>, IdHash>;
 
   // Makes what locate() may need to record a file it has not seen, so that

@@ -211,18 +211,27 @@ inline struct ::flock whole_file_request(primitive_mode mode) noexcept {
   return request;
 }
 
+#if DREADLOCKS_RAW_LOCK_CALLS
+// Makes lock call `number` without the C library (detail/raw_syscall.hpp);
+// returns 0, or the errno it failed with.
+DREADLOCKS_INLINE_STEP int raw_lock_call(long number, long a0, long a1,
+                                         long a2) noexcept {
+  long result;
+  DREADLOCKS_RAW_SYSCALL3(result, number, a0, a1, a2);
+  return result < 0 ? static_cast<int>(-result) : 0;
+}
+#endif
+
 // Makes the lock call fcntl(file, command, request); returns 0, or the
 // errno it failed with. One that does not `wait` is made without the C
-// library where it can be (detail/raw_syscall.hpp).
+// library where it can be.
 DREADLOCKS_INLINE_STEP int fcntl_lock_call(
     native_file file, int command, struct ::flock* request,
     [[maybe_unused]] bool wait) noexcept {
 #if DREADLOCKS_RAW_LOCK_CALLS
   if (!wait) {
-    long result;
-    DREADLOCKS_RAW_SYSCALL3(result, SYS_fcntl, file, command,
-                            reinterpret_cast<long>(request));
-    return result < 0 ? static_cast<int>(-result) : 0;
+    return raw_lock_call(SYS_fcntl, file, command,
+                         reinterpret_cast<long>(request));
   }
 #endif
   return ::fcntl(file, command, request) == 0 ? 0 : errno;
@@ -232,11 +241,7 @@ DREADLOCKS_INLINE_STEP int fcntl_lock_call(
 DREADLOCKS_INLINE_STEP int flock_call(native_file file, int operation,
                                       [[maybe_unused]] bool wait) noexcept {
 #if DREADLOCKS_RAW_LOCK_CALLS
-  if (!wait) {
-    long result;
-    DREADLOCKS_RAW_SYSCALL3(result, SYS_flock, file, operation, 0);
-    return result < 0 ? static_cast<int>(-result) : 0;
-  }
+  if (!wait) return raw_lock_call(SYS_flock, file, operation, 0);
 #endif
   return ::flock(file, operation) == 0 ? 0 : errno;
 }
